@@ -1,0 +1,141 @@
+// Builds the backup archive in one streaming pass: tar entries hashed as they are written, the manifest last.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tarStream from 'tar-stream';
+import { LifeboatError } from '../domain/errors.ts';
+import type { Manifest, ManifestFile } from '../domain/manifest.ts';
+
+export interface ArchiveSource {
+  /** Path inside the archive, e.g. `database/app.dump`. */
+  entryName: string;
+  file: string;
+  sizeBytes: number;
+  mtime: Date;
+}
+
+export interface BuiltArchive {
+  sizeBytes: number;
+  sha256: string;
+  md5: string;
+  files: ManifestFile[];
+}
+
+/** Regular files under `root`, as archive entries `documents/<relative path>`; symbolic links are skipped. */
+export async function listDocuments(root: string): Promise<ArchiveSource[]> {
+  const sources: ArchiveSource[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      throw new LifeboatError(
+        'NOT_FOUND',
+        `The documents directory ${root} cannot be read: ${(error as Error).message}`,
+      );
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(file);
+      else if (entry.isFile()) {
+        const info = await lstat(file);
+        const relative = path.relative(root, file).split(path.sep).join('/');
+        sources.push({ entryName: `documents/${relative}`, file, sizeBytes: info.size, mtime: info.mtime });
+      }
+    }
+  };
+  await walk(root);
+  return sources;
+}
+
+function hashing(hashes: Hash[]): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      for (const hash of hashes) hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** Streams one file into the open tar entry, exactly `sizeBytes` bytes, hashing it on the way. */
+async function addFile(pack: tarStream.Pack, source: ArchiveSource): Promise<ManifestFile> {
+  const hash = createHash('sha256');
+  const entry = pack.entry({
+    name: source.entryName,
+    size: source.sizeBytes,
+    mode: 0o600,
+    mtime: source.mtime,
+    type: 'file',
+  });
+  const input =
+    source.sizeBytes === 0
+      ? (PassThrough.from([]) as Readable)
+      : createReadStream(source.file, { start: 0, end: source.sizeBytes - 1, highWaterMark: 1024 * 1024 });
+  try {
+    await pipeline(input, hashing([hash]), entry);
+  } catch (error) {
+    throw new LifeboatError(
+      'VALIDATION_FAILED',
+      `${source.entryName} changed size while it was archived; the backup will be retried. (${(error as Error).message})`,
+    );
+  }
+  return { path: source.entryName, sizeBytes: source.sizeBytes, sha256: hash.digest('hex') };
+}
+
+/**
+ * Writes `sources` and then manifest.json (completed with every file's sha256) as a tar to `outputFile`,
+ * computing the archive's sha256 and md5 as the bytes go out. `onBytes` reports progress.
+ */
+export async function writeArchive(options: {
+  sources: readonly ArchiveSource[];
+  manifest: Omit<Manifest, 'files'>;
+  outputFile: string;
+  onBytes?: (bytes: number) => void;
+}): Promise<BuiltArchive & { manifest: Manifest }> {
+  const pack = tarStream.pack();
+  const sha256 = createHash('sha256');
+  const md5 = createHash('md5');
+  let sizeBytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      sha256.update(chunk);
+      md5.update(chunk);
+      sizeBytes += chunk.length;
+      options.onBytes?.(sizeBytes);
+      callback(null, chunk);
+    },
+  });
+  const written = pipeline(pack, counter, createWriteStream(options.outputFile, { mode: 0o600 }));
+  const files: ManifestFile[] = [];
+  try {
+    for (const source of options.sources) files.push(await addFile(pack, source));
+    const manifest: Manifest = { ...options.manifest, files };
+    const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    pack.entry(
+      { name: 'manifest.json', size: body.length, mode: 0o600, mtime: new Date(manifest.dumpFinishedAt) },
+      body,
+    );
+    pack.finalize();
+    await written;
+    return { sizeBytes, sha256: sha256.digest('hex'), md5: md5.digest('hex'), files, manifest };
+  } catch (error) {
+    pack.destroy(error as Error);
+    await written.catch(() => undefined);
+    throw error;
+  }
+}
+
+/** sha256 and size of a stream, for verifying what storage gives back. */
+export async function digestStream(stream: Readable): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    sizeBytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), sizeBytes };
+}

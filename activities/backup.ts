@@ -1,0 +1,376 @@
+// The backup activities: dump, archive, upload on the worker that holds the files; catalog records anywhere.
+import { Context } from '@temporalio/activity';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import { LifeboatError } from '../domain/errors.ts';
+import { manifestFormatVersion, manifestSchema, type Manifest } from '../domain/manifest.ts';
+import {
+  archiveFileName,
+  archiveKey,
+  dumpEntryName,
+  manifestSidecarKey,
+  md5SidecarKey,
+} from '../domain/naming.ts';
+import { chooseClient } from '../domain/pg-version.ts';
+import type { BackupStep } from '../domain/progress.ts';
+import { progressPercent } from '../domain/progress.ts';
+import { digestStream, listDocuments, writeArchive, type ArchiveSource } from './archive.ts';
+import { insertRunningBackup, markBackupCompleted, markBackupEnded } from './catalog/backups.ts';
+import type { SecretBox } from './catalog/secret-box.ts';
+import { getTarget, targetPassword } from './catalog/targets.ts';
+import { findPgClients, inspectServer, runPgDump, type ServerInfo } from './postgres.ts';
+import type { Storage } from './storage/index.ts';
+import { Readable } from 'node:stream';
+
+export interface BackupDeps {
+  db: pg.Pool;
+  secrets: SecretBox;
+  storage: Storage;
+  /** This worker's own scratch directory; only this worker's activities use it. */
+  workDir: string;
+  /** This worker's own task queue, for the steps that share files on its disk. */
+  workerQueue: string;
+  pgBinDirs: readonly string[];
+  readEnv: (name: string) => string | undefined;
+  lifeboatVersion: string;
+  /** Sends live progress to the workflow; best effort, never fails the activity. */
+  reportProgress: (workflowId: string, update: ProgressUpdate) => Promise<void>;
+  progressIntervalMs: number;
+}
+
+export interface ProgressUpdate {
+  step: BackupStep;
+  percent: number;
+  bytes: number;
+}
+
+export interface BackupRequest {
+  backupId: string;
+  workflowId: string;
+  targetId: string;
+  trigger: string;
+  requestedBy: string | null;
+  displayName: string | null;
+  description: string | null;
+  tags: string[];
+  protected: boolean;
+  startedAt: string;
+}
+
+interface DumpInfo extends ServerInfo {
+  databaseName: string;
+  dumpFile: string;
+  dumpSizeBytes: number;
+  dumpFinishedAt: string;
+  pgDumpVersion: string;
+  documentsDir: string | null;
+}
+
+const dumpInfoFile = 'dump-info.json';
+
+/** Heartbeats every second and sends progress to the workflow every `progressIntervalMs`, until stopped. */
+function startPulse(
+  deps: BackupDeps,
+  workflowId: string,
+  measure: () => ProgressUpdate | Promise<ProgressUpdate>,
+): () => void {
+  const context = Context.current();
+  let lastReport = 0;
+  const timer = setInterval(() => {
+    Promise.resolve(measure())
+      .then(async (update) => {
+        context.heartbeat({ step: update.step, bytes: update.bytes });
+        if (Date.now() - lastReport >= deps.progressIntervalMs) {
+          lastReport = Date.now();
+          await deps.reportProgress(workflowId, update);
+        }
+      })
+      .catch(() => undefined);
+  }, 1_000);
+  return () => clearInterval(timer);
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+export function createBackupActivities(deps: BackupDeps) {
+  const backupDir = (backupId: string) => {
+    if (!/^[0-9a-f-]{36}$/.test(backupId))
+      throw new LifeboatError('VALIDATION_FAILED', `Bad backup id ${backupId}.`);
+    return path.join(deps.workDir, backupId);
+  };
+
+  return {
+    /** Creates the catalog row (status running) unless the API already did; returns the target's name. */
+    async recordBackupStarted(request: BackupRequest): Promise<{ targetName: string }> {
+      const target = await getTarget(deps.db, request.targetId);
+      await insertRunningBackup(deps.db, {
+        id: request.backupId,
+        targetId: target.id,
+        targetName: target.name,
+        workflowId: request.workflowId,
+        trigger: request.trigger,
+        requestedBy: request.requestedBy,
+        displayName: request.displayName,
+        description: request.description,
+        tags: request.tags,
+        protected: request.protected,
+        startedAt: request.startedAt,
+      });
+      return { targetName: target.name };
+    },
+
+    /** Names the task queue of the worker that runs this activity: the next steps share its disk. */
+    claimWorker(): Promise<string> {
+      return Promise.resolve(deps.workerQueue);
+    },
+
+    /** pg_dump of the target into this worker's scratch directory, with the server facts for the manifest. */
+    async dumpDatabase(request: { backupId: string; workflowId: string; targetId: string }): Promise<{
+      dumpSizeBytes: number;
+      databaseSizeBytes: number;
+      dumpMs: number;
+    }> {
+      const startedMs = Date.now();
+      const target = await getTarget(deps.db, request.targetId);
+      const password = await targetPassword(deps.db, deps.secrets, target.id, deps.readEnv);
+      const applicationName = `lifeboat-backup-${request.backupId}`;
+      const server = await inspectServer(target.connection, password, applicationName);
+      const client = chooseClient(await findPgClients(deps.pgBinDirs), server.serverVersionNum);
+
+      const dir = backupDir(request.backupId);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const dumpFile = path.join(dir, 'database.dump');
+
+      const stopPulse = startPulse(deps, request.workflowId, async () => {
+        const bytes = await fileSize(dumpFile);
+        return {
+          step: 'dump',
+          bytes,
+          percent: progressPercent('dump', bytes / Math.max(1, server.databaseSizeBytes)),
+        };
+      });
+      try {
+        await runPgDump({
+          pgDumpPath: path.join(client.binDir, 'pg_dump'),
+          connection: target.connection,
+          password,
+          applicationName,
+          outputFile: dumpFile,
+          signal: Context.current().cancellationSignal,
+        });
+      } finally {
+        stopPulse();
+      }
+      const info: DumpInfo = {
+        ...server,
+        databaseName: target.connection.database,
+        dumpFile,
+        dumpSizeBytes: await fileSize(dumpFile),
+        dumpFinishedAt: new Date().toISOString(),
+        pgDumpVersion: client.version,
+        documentsDir: target.documentsDir,
+      };
+      await writeFile(path.join(dir, dumpInfoFile), JSON.stringify(info));
+      return {
+        dumpSizeBytes: info.dumpSizeBytes,
+        databaseSizeBytes: server.databaseSizeBytes,
+        dumpMs: Date.now() - startedMs,
+      };
+    },
+
+    /** tar of the dump, the documents and manifest.json, with sha256 and md5, in the scratch directory. */
+    async buildArchive(request: {
+      backupId: string;
+      workflowId: string;
+      targetName: string;
+      trigger: string;
+      tags: string[];
+      startedAt: string;
+    }): Promise<{
+      archiveFile: string;
+      key: string;
+      sizeBytes: number;
+      sha256: string;
+      md5: string;
+      archiveMs: number;
+    }> {
+      const startedMs = Date.now();
+      const dir = backupDir(request.backupId);
+      let info: DumpInfo;
+      try {
+        info = JSON.parse(await readFile(path.join(dir, dumpInfoFile), 'utf8')) as DumpInfo;
+      } catch {
+        // The scratch files are gone (the worker's disk was wiped): the dump must run again.
+        throw new LifeboatError('NOT_FOUND', 'The dump is missing from the worker; it will be taken again.');
+      }
+      const dumpStat = await stat(info.dumpFile);
+      const documents = info.documentsDir ? await listDocuments(info.documentsDir) : [];
+      const sources: ArchiveSource[] = [
+        {
+          entryName: dumpEntryName(info.databaseName),
+          file: info.dumpFile,
+          sizeBytes: dumpStat.size,
+          mtime: dumpStat.mtime,
+        },
+        ...documents,
+      ];
+      const totalBytes = sources.reduce((sum, source) => sum + source.sizeBytes, 0);
+      const startedAt = new Date(request.startedAt);
+      const archiveFile = path.join(dir, archiveFileName(request.targetName, startedAt, request.backupId));
+      let written = 0;
+      const stopPulse = startPulse(deps, request.workflowId, () => ({
+        step: 'archive' as const,
+        bytes: written,
+        percent: progressPercent('archive', written / Math.max(1, totalBytes)),
+      }));
+      try {
+        const built = await writeArchive({
+          sources,
+          outputFile: archiveFile,
+          onBytes: (bytes) => {
+            written = bytes;
+          },
+          manifest: {
+            formatVersion: manifestFormatVersion,
+            lifeboatVersion: deps.lifeboatVersion,
+            backupId: request.backupId,
+            target: request.targetName,
+            database: {
+              name: info.databaseName,
+              serverVersion: info.serverVersion,
+              serverVersionNum: info.serverVersionNum,
+              sizeBytes: info.databaseSizeBytes,
+            },
+            pgDump: { version: info.pgDumpVersion, format: 'custom' },
+            trigger: request.trigger,
+            startedAt: request.startedAt,
+            dumpFinishedAt: info.dumpFinishedAt,
+            tables: info.tables,
+            documents: info.documentsDir
+              ? {
+                  fileCount: documents.length,
+                  totalBytes: documents.reduce((sum, d) => sum + d.sizeBytes, 0),
+                }
+              : null,
+            options: { tags: request.tags },
+          },
+        });
+        await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(built.manifest, null, 2));
+        return {
+          archiveFile,
+          key: archiveKey(request.targetName, startedAt, request.backupId),
+          sizeBytes: built.sizeBytes,
+          sha256: built.sha256,
+          md5: built.md5,
+          archiveMs: Date.now() - startedMs,
+        };
+      } finally {
+        stopPulse();
+      }
+    },
+
+    /** Puts the archive and its sidecars in storage, then reads the archive back to check size and sha256. */
+    async uploadArchive(request: {
+      backupId: string;
+      workflowId: string;
+      archiveFile: string;
+      key: string;
+      sizeBytes: number;
+      sha256: string;
+      md5: string;
+    }): Promise<{ storageUrl: string; uploadMs: number }> {
+      const startedMs = Date.now();
+      const dir = backupDir(request.backupId);
+      let sent = 0;
+      const stopPulse = startPulse(deps, request.workflowId, () => ({
+        step: 'upload' as const,
+        bytes: sent,
+        percent: progressPercent('upload', sent / Math.max(1, 2 * request.sizeBytes)),
+      }));
+      try {
+        const source = createReadStream(request.archiveFile, { highWaterMark: 1024 * 1024 });
+        source.on('data', (chunk) => {
+          sent += chunk.length;
+        });
+        await deps.storage.put(request.key, source);
+        const readBack = await digestStream(await deps.storage.get(request.key));
+        sent += readBack.sizeBytes;
+        if (readBack.sizeBytes !== request.sizeBytes || readBack.sha256 !== request.sha256) {
+          await deps.storage.delete(request.key);
+          throw new LifeboatError(
+            'CHECKSUM_MISMATCH',
+            `The stored copy of ${request.key} does not match what was written (size ${readBack.sizeBytes} of ` +
+              `${request.sizeBytes}); it was removed and the upload will be retried.`,
+          );
+        }
+        const manifest = await readFile(path.join(dir, 'manifest.json'));
+        await deps.storage.put(manifestSidecarKey(request.key), Readable.from([manifest]));
+        const md5Line = `${request.md5}  ${path.basename(request.key)}\n`;
+        await deps.storage.put(md5SidecarKey(request.key), Readable.from([Buffer.from(md5Line)]));
+        return { storageUrl: deps.storage.url, uploadMs: Date.now() - startedMs };
+      } finally {
+        stopPulse();
+      }
+    },
+
+    /** Marks the backup completed, with the manifest read back from the storage sidecar. */
+    async recordBackupCompleted(request: {
+      backupId: string;
+      key: string;
+      storageUrl: string;
+      sizeBytes: number;
+      sha256: string;
+      md5: string;
+      dumpMs: number;
+      archiveMs: number;
+      uploadMs: number;
+    }): Promise<void> {
+      const stream = await deps.storage.get(manifestSidecarKey(request.key));
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      const manifest: Manifest = manifestSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      await markBackupCompleted(deps.db, request.backupId, {
+        storageUrl: request.storageUrl,
+        storageKey: request.key,
+        sizeBytes: request.sizeBytes,
+        sha256: request.sha256,
+        md5: request.md5,
+        manifest,
+        finishedAt: new Date().toISOString(),
+        dumpMs: request.dumpMs,
+        archiveMs: request.archiveMs,
+        uploadMs: request.uploadMs,
+      });
+    },
+
+    async recordBackupEnded(request: {
+      backupId: string;
+      status: 'failed' | 'cancelled';
+      errorCode: string;
+      errorMessage: string;
+    }): Promise<void> {
+      await markBackupEnded(deps.db, request.backupId, { ...request, finishedAt: new Date().toISOString() });
+    },
+
+    /** Removes an archive and its sidecars from storage; nothing there is fine. */
+    async discardStoredArchive(request: { key: string }): Promise<void> {
+      await deps.storage.delete(manifestSidecarKey(request.key));
+      await deps.storage.delete(md5SidecarKey(request.key));
+      await deps.storage.delete(request.key);
+    },
+
+    /** Removes the backup's scratch files from this worker. */
+    async discardWorkDir(request: { backupId: string }): Promise<void> {
+      await rm(backupDir(request.backupId), { recursive: true, force: true });
+    },
+  };
+}

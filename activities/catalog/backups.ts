@@ -1,0 +1,230 @@
+// Catalog functions for backups: one row per backup, running until the workflow records how it ended.
+import type pg from 'pg';
+import { LifeboatError } from '../../domain/errors.ts';
+import type { Manifest } from '../../domain/manifest.ts';
+
+export type BackupStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface Backup {
+  id: string;
+  targetId: string;
+  targetName: string;
+  workflowId: string;
+  status: BackupStatus;
+  trigger: string;
+  requestedBy: string | null;
+  displayName: string | null;
+  description: string | null;
+  tags: string[];
+  protected: boolean;
+  storageUrl: string | null;
+  storageKey: string | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  md5: string | null;
+  manifest: Manifest | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  durationsMs: { dump: number | null; archive: number | null; upload: number | null };
+}
+
+interface BackupRow {
+  id: string;
+  target_id: string;
+  target_name: string;
+  workflow_id: string;
+  status: BackupStatus;
+  trigger: string;
+  requested_by: string | null;
+  display_name: string | null;
+  description: string | null;
+  tags: string[];
+  protected: boolean;
+  storage_url: string | null;
+  storage_key: string | null;
+  size_bytes: string | null;
+  sha256: string | null;
+  md5: string | null;
+  manifest: Manifest | null;
+  error_code: string | null;
+  error_message: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+  dump_ms: number | null;
+  archive_ms: number | null;
+  upload_ms: number | null;
+}
+
+function toBackup(row: BackupRow): Backup {
+  return {
+    id: row.id,
+    targetId: row.target_id,
+    targetName: row.target_name,
+    workflowId: row.workflow_id,
+    status: row.status,
+    trigger: row.trigger,
+    requestedBy: row.requested_by,
+    displayName: row.display_name,
+    description: row.description,
+    tags: row.tags,
+    protected: row.protected,
+    storageUrl: row.storage_url,
+    storageKey: row.storage_key,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    sha256: row.sha256,
+    md5: row.md5,
+    manifest: row.manifest,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    startedAt: row.started_at.toISOString(),
+    finishedAt: row.finished_at?.toISOString() ?? null,
+    durationsMs: { dump: row.dump_ms, archive: row.archive_ms, upload: row.upload_ms },
+  };
+}
+
+export interface NewBackup {
+  id: string;
+  targetId: string;
+  targetName: string;
+  workflowId: string;
+  trigger: string;
+  requestedBy: string | null;
+  displayName: string | null;
+  description: string | null;
+  tags: string[];
+  protected: boolean;
+  startedAt: string;
+}
+
+/** Idempotent: the API and the workflow's first activity both call it; the first one wins. */
+export async function insertRunningBackup(db: pg.Pool, backup: NewBackup): Promise<void> {
+  await db.query(
+    `insert into backups (id, target_id, target_name, workflow_id, status, trigger, requested_by, display_name,
+       description, tags, protected, started_at)
+     values ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, $11)
+     on conflict (id) do nothing`,
+    [
+      backup.id,
+      backup.targetId,
+      backup.targetName,
+      backup.workflowId,
+      backup.trigger,
+      backup.requestedBy,
+      backup.displayName,
+      backup.description,
+      backup.tags,
+      backup.protected,
+      backup.startedAt,
+    ],
+  );
+}
+
+export interface CompletedBackup {
+  storageUrl: string;
+  storageKey: string;
+  sizeBytes: number;
+  sha256: string;
+  md5: string;
+  manifest: Manifest;
+  finishedAt: string;
+  dumpMs: number;
+  archiveMs: number;
+  uploadMs: number;
+}
+
+export async function markBackupCompleted(db: pg.Pool, id: string, done: CompletedBackup): Promise<void> {
+  const { rowCount } = await db.query(
+    `update backups set status = 'completed', storage_url = $2, storage_key = $3, size_bytes = $4, sha256 = $5,
+       md5 = $6, manifest = $7, finished_at = $8, dump_ms = $9, archive_ms = $10, upload_ms = $11,
+       error_code = null, error_message = null
+     where id = $1`,
+    [
+      id,
+      done.storageUrl,
+      done.storageKey,
+      done.sizeBytes,
+      done.sha256,
+      done.md5,
+      JSON.stringify(done.manifest),
+      done.finishedAt,
+      done.dumpMs,
+      done.archiveMs,
+      done.uploadMs,
+    ],
+  );
+  if (!rowCount) throw new LifeboatError('NOT_FOUND', `No backup ${id} in the catalog.`);
+}
+
+export async function markBackupEnded(
+  db: pg.Pool,
+  id: string,
+  ended: { status: 'failed' | 'cancelled'; errorCode: string; errorMessage: string; finishedAt: string },
+): Promise<void> {
+  await db.query(
+    `update backups set status = $2, error_code = $3, error_message = $4, finished_at = $5,
+       storage_url = null, storage_key = null, size_bytes = null, sha256 = null, md5 = null
+     where id = $1 and status <> 'completed'`,
+    [id, ended.status, ended.errorCode, ended.errorMessage, ended.finishedAt],
+  );
+}
+
+export async function findBackup(db: pg.Pool, id: string): Promise<Backup | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const { rows } = await db.query<BackupRow>('select * from backups where id = $1', [id]);
+  return rows[0] ? toBackup(rows[0]) : undefined;
+}
+
+export async function getBackup(db: pg.Pool, id: string): Promise<Backup> {
+  const backup = await findBackup(db, id);
+  if (!backup) throw new LifeboatError('NOT_FOUND', `No backup ${id}.`);
+  return backup;
+}
+
+export interface BackupFilters {
+  target?: string | undefined;
+  status?: BackupStatus | undefined;
+  trigger?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  search?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+/** A page of backups, newest first, and how many match in all. */
+export async function listBackups(
+  db: pg.Pool,
+  filters: BackupFilters,
+): Promise<{ items: Backup[]; total: number }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: (placeholder: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(clause(`$${params.length}`));
+  };
+  if (filters.target) add((p) => `(target_name = ${p} or target_id::text = ${p})`, filters.target);
+  if (filters.status) add((p) => `status = ${p}`, filters.status);
+  if (filters.trigger) add((p) => `trigger = ${p}`, filters.trigger);
+  if (filters.from) add((p) => `started_at >= ${p}`, filters.from);
+  if (filters.to) add((p) => `started_at < ${p}`, filters.to);
+  if (filters.search) {
+    add(
+      (p) =>
+        `(coalesce(display_name, '') ilike ${p} or coalesce(description, '') ilike ${p} or exists (select 1 from unnest(tags) tag where tag ilike ${p}))`,
+      `%${filters.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+    );
+  }
+  const clause = where.length ? `where ${where.join(' and ')}` : '';
+  const total = await db.query<{ count: string }>(`select count(*) from backups ${clause}`, params);
+  const { rows } = await db.query<BackupRow>(
+    `select * from backups ${clause} order by started_at desc, id limit $${params.length + 1} offset $${params.length + 2}`,
+    [...params, filters.limit, filters.offset],
+  );
+  return { items: rows.map(toBackup), total: Number(total.rows[0]?.count ?? 0) };
+}
+
+export async function deleteBackupRow(db: pg.Pool, id: string): Promise<void> {
+  await db.query('delete from backups where id = $1', [id]);
+}

@@ -1,0 +1,48 @@
+// createActivities(deps): every activity, with Lifeboat errors turned into Temporal failures by code.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { isPermanent, LifeboatError } from '../domain/errors.ts';
+import { createBackupActivities, type BackupDeps } from './backup.ts';
+
+export type ActivityDeps = BackupDeps;
+
+/**
+ * A LifeboatError becomes an ApplicationFailure whose type is the code, non-retryable when no retry
+ * can fix it; after a cancellation request the SDK's own cancellation error is rethrown.
+ */
+export function toActivityFailure(error: unknown): unknown {
+  const signal = Context.current().cancellationSignal;
+  if (signal.aborted) return signal.reason as unknown;
+  if (error instanceof LifeboatError) {
+    return ApplicationFailure.create({
+      type: error.code,
+      message: error.message,
+      nonRetryable: isPermanent(error.code),
+      details: error.details ? [error.details] : [],
+    });
+  }
+  return error;
+}
+
+function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+): T {
+  const wrapped: Record<string, (...args: never[]) => Promise<unknown>> = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    wrapped[name] = {
+      async [name](...args: never[]) {
+        try {
+          return await activity(...args);
+        } catch (error) {
+          throw toActivityFailure(error);
+        }
+      },
+    }[name]!;
+  }
+  return wrapped as T;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return withFailureMapping(createBackupActivities(deps));
+}
+
+export type Activities = ReturnType<typeof createActivities>;

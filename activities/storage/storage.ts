@@ -1,0 +1,36 @@
+// The one interface every backup destination implements; each method states its contract.
+import type { Readable } from 'node:stream';
+
+export interface StoredObject {
+  key: string;
+  sizeBytes: number;
+}
+
+export interface Storage {
+  /** Where this storage is, with no credentials in it (safe to log and to return from the API). */
+  readonly url: string;
+
+  /**
+   * Writes `body` under `key`, replacing any object there. Atomic: until it resolves, readers see the
+   * previous object or none, never a partial one; if it rejects, nothing new is visible under `key`.
+   */
+  put(key: string, body: Readable): Promise<StoredObject>;
+
+  /** Streams the object's bytes. Rejects with NOT_FOUND when there is no object under `key`. */
+  get(key: string): Promise<Readable>;
+
+  /** The object's size, or undefined when there is none. */
+  stat(key: string): Promise<StoredObject | undefined>;
+
+  /** Removes the object. Idempotent: removing what is not there succeeds. */
+  delete(key: string): Promise<void>;
+
+  /** Keys of finished objects that start with `prefix`, sorted; never an object still being written. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** Keys are relative, `/`-separated, without empty, `.` or `..` segments. */
+export function isValidKey(key: string): boolean {
+  if (!key || key.startsWith('/') || key.includes('\\') || key.includes('\0')) return false;
+  return key.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}

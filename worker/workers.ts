@@ -1,0 +1,103 @@
+// The worker processes' Temporal side: one worker on the shared queue, one on this worker's own queue.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { mkdir, rm } from 'node:fs/promises';
+import type pg from 'pg';
+import { createActivities } from '../activities/index.ts';
+import type { SecretBox } from '../activities/catalog/secret-box.ts';
+import type { Storage } from '../activities/storage/index.ts';
+import { progressSignal } from '../workflows/messages.ts';
+
+export interface WorkerSettings {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  workerId: string;
+  db: pg.Pool;
+  secrets: SecretBox;
+  storage: Storage;
+  workDir: string;
+  pgBinDirs: readonly string[];
+  readEnv: (name: string) => string | undefined;
+  lifeboatVersion: string;
+  progressIntervalMs?: number;
+  /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
+  workflowBundlePath?: string;
+}
+
+export interface LifeboatWorkers {
+  workerQueue: string;
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/** The task queue of one worker's scratch-file steps: stable across restarts of the same worker id. */
+export function workerQueueName(taskQueue: string, workerId: string): string {
+  return `${taskQueue}@${workerId}`;
+}
+
+export async function createLifeboatWorkers(settings: WorkerSettings): Promise<LifeboatWorkers> {
+  // A restarted worker owns nothing in its scratch directory any more: every retry starts afresh.
+  await rm(settings.workDir, { recursive: true, force: true });
+  await mkdir(settings.workDir, { recursive: true, mode: 0o700 });
+
+  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: settings.namespace });
+  const workerQueue = workerQueueName(settings.taskQueue, settings.workerId);
+
+  const activities = createActivities({
+    db: settings.db,
+    secrets: settings.secrets,
+    storage: settings.storage,
+    workDir: settings.workDir,
+    workerQueue,
+    pgBinDirs: settings.pgBinDirs,
+    readEnv: settings.readEnv,
+    lifeboatVersion: settings.lifeboatVersion,
+    progressIntervalMs: settings.progressIntervalMs ?? 2_000,
+    reportProgress: async (workflowId, update) => {
+      await client.workflow
+        .getHandle(workflowId)
+        .signal(progressSignal, update)
+        .catch(() => undefined);
+    },
+  });
+
+  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = settings.workflowBundlePath
+    ? { workflowBundle: { codePath: settings.workflowBundlePath } }
+    : { workflowsPath: new URL('../workflows/index.ts', import.meta.url).pathname };
+
+  const shared = await Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    identity: `lifeboat@${settings.workerId}`,
+    activities,
+    ...workflowSource,
+  });
+  const own = await Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: workerQueue,
+    identity: `lifeboat@${settings.workerId}/own`,
+    activities,
+  });
+
+  return {
+    workerQueue,
+    async run() {
+      try {
+        await Promise.all([shared.run(), own.run()]);
+      } finally {
+        await connection.close();
+        await clientConnection.close();
+      }
+    },
+    shutdown() {
+      for (const worker of [shared, own]) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
+    },
+  };
+}

@@ -1,0 +1,156 @@
+// backupWorkflow: dump → archive → upload on one worker, then record; failures and cancellation clean up.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  TemporalFailure,
+  TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type { BackupRequest } from '../activities/backup.ts';
+import { isErrorCode, type ErrorCode } from '../domain/errors.ts';
+import { archiveKey } from '../domain/naming.ts';
+import { progressPercent, type BackupProgress, type BackupStep } from '../domain/progress.ts';
+import { statusAttribute } from '../domain/search-attributes.ts';
+import { progressQuery, progressSignal } from './messages.ts';
+import { bookkeepingOptions, cleanupOptions, maxWorkerClaims, onWorkerOptions } from './options.ts';
+
+export type BackupWorkflowInput = Omit<BackupRequest, 'workflowId'>;
+
+export interface BackupWorkflowResult {
+  backupId: string;
+  status: 'completed';
+  storageUrl: string;
+  key: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+const bookkeeping = proxyActivities<Activities>(bookkeepingOptions);
+
+/** The code and message of the innermost Lifeboat failure in a chain of Temporal failures. */
+export function describeFailure(error: unknown): { code: ErrorCode; message: string } {
+  let current: unknown = error;
+  while (current instanceof TemporalFailure) {
+    if (current instanceof ApplicationFailure && isErrorCode(current.type)) {
+      return { code: current.type, message: current.message };
+    }
+    if (current instanceof TimeoutFailure) {
+      return { code: 'INTERNAL', message: `A step timed out (${current.timeoutType ?? 'timeout'}).` };
+    }
+    current = current.cause;
+  }
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+function lostWorker(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof TimeoutFailure &&
+    error.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
+}
+
+export async function backupWorkflow(input: BackupWorkflowInput): Promise<BackupWorkflowResult> {
+  const { workflowId } = workflowInfo();
+  const request: BackupRequest = { ...input, workflowId };
+  let progress: BackupProgress = { step: 'starting', percent: 0, bytes: 0, status: 'running' };
+  const enter = (step: BackupStep) => {
+    progress = { ...progress, step, percent: progressPercent(step, 0), bytes: 0 };
+  };
+  setHandler(progressQuery, () => progress);
+  setHandler(progressSignal, (update) => {
+    if (update.step === progress.step)
+      progress = { ...progress, percent: update.percent, bytes: update.bytes };
+  });
+
+  const { targetName } = await bookkeeping.recordBackupStarted(request);
+  const key = archiveKey(targetName, new Date(input.startedAt), input.backupId);
+  let workerQueue: string | undefined;
+
+  try {
+    for (let claim = 1; ; claim++) {
+      workerQueue = await bookkeeping.claimWorker();
+      const onWorker = proxyActivities<Activities>({ ...onWorkerOptions, taskQueue: workerQueue });
+      try {
+        enter('dump');
+        const dump = await onWorker.dumpDatabase({
+          backupId: input.backupId,
+          workflowId,
+          targetId: input.targetId,
+        });
+        enter('archive');
+        const archive = await onWorker.buildArchive({
+          backupId: input.backupId,
+          workflowId,
+          targetName,
+          trigger: input.trigger,
+          tags: input.tags,
+          startedAt: input.startedAt,
+        });
+        enter('upload');
+        const stored = await onWorker.uploadArchive({ backupId: input.backupId, workflowId, ...archive });
+        enter('record');
+        await bookkeeping.recordBackupCompleted({
+          backupId: input.backupId,
+          key: archive.key,
+          storageUrl: stored.storageUrl,
+          sizeBytes: archive.sizeBytes,
+          sha256: archive.sha256,
+          md5: archive.md5,
+          dumpMs: dump.dumpMs,
+          archiveMs: archive.archiveMs,
+          uploadMs: stored.uploadMs,
+        });
+        progress = { step: 'done', percent: 100, bytes: archive.sizeBytes, status: 'completed' };
+        upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
+        return {
+          backupId: input.backupId,
+          status: 'completed',
+          storageUrl: stored.storageUrl,
+          key: archive.key,
+          sizeBytes: archive.sizeBytes,
+          sha256: archive.sha256,
+        };
+      } catch (error) {
+        if (!lostWorker(error) || claim >= maxWorkerClaims) throw error;
+        // The worker holding the scratch files is gone: start over from the dump on another one.
+      }
+    }
+  } catch (error) {
+    const cancelled = isCancellation(error);
+    const failure = cancelled
+      ? { code: 'CANCELLED' as const, message: 'The backup was cancelled.' }
+      : describeFailure(error);
+    progress = { ...progress, status: cancelled ? 'cancelled' : 'failed' };
+    await CancellationScope.nonCancellable(async () => {
+      await bookkeeping.discardStoredArchive({ key });
+      await bookkeeping.recordBackupEnded({
+        backupId: input.backupId,
+        status: cancelled ? 'cancelled' : 'failed',
+        errorCode: failure.code,
+        errorMessage: failure.message,
+      });
+    });
+    upsertSearchAttributes([{ key: statusAttribute, value: cancelled ? 'cancelled' : 'failed' }]);
+    if (cancelled) throw error;
+    throw ApplicationFailure.create({
+      type: failure.code,
+      message: failure.message,
+      nonRetryable: true,
+      cause: error as Error,
+    });
+  } finally {
+    if (workerQueue) {
+      const cleanup = proxyActivities<Activities>({ ...cleanupOptions, taskQueue: workerQueue });
+      await CancellationScope.nonCancellable(() =>
+        cleanup.discardWorkDir({ backupId: input.backupId }).catch(() => undefined),
+      );
+    }
+  }
+}
