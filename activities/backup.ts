@@ -20,8 +20,9 @@ import { digestStream, listDocuments, writeArchive, type ArchiveSource } from '.
 import { insertRunningBackup, markBackupCompleted, markBackupEnded } from './catalog/backups.ts';
 import type { SecretBox } from './catalog/secret-box.ts';
 import { getTarget, targetPassword } from './catalog/targets.ts';
-import { findPgClients, inspectServer, runPgDump, type ServerInfo } from './postgres.ts';
+import { endSessions, findPgClients, inspectServer, runPgDump, type ServerInfo } from './postgres.ts';
 import type { Storage } from './storage/index.ts';
+import { removeBackupObjects } from './storage/backup-objects.ts';
 import { Readable } from 'node:stream';
 
 export interface BackupDeps {
@@ -167,6 +168,9 @@ export function createBackupActivities(deps: BackupDeps) {
           outputFile: dumpFile,
           signal: Context.current().cancellationSignal,
         });
+      } catch (error) {
+        await endSessions(target.connection, password, applicationName);
+        throw error;
       } finally {
         stopPulse();
       }
@@ -363,9 +367,7 @@ export function createBackupActivities(deps: BackupDeps) {
 
     /** Removes an archive and its sidecars from storage; nothing there is fine. */
     async discardStoredArchive(request: { key: string }): Promise<void> {
-      await deps.storage.delete(manifestSidecarKey(request.key));
-      await deps.storage.delete(md5SidecarKey(request.key));
-      await deps.storage.delete(request.key);
+      await removeBackupObjects(deps.storage, request.key);
     },
 
     /** Removes the backup's scratch files from this worker. */

@@ -85,6 +85,29 @@ export function connectionConfig(
   };
 }
 
+const terminateSql =
+  'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()';
+
+/**
+ * Ends the server sessions of a pg_dump that is gone: a killed client's backend can sit in a lock
+ * queue until the lock frees, and everything queued behind it waits too. Best effort.
+ */
+export async function endSessions(
+  connection: TargetConnection,
+  password: string | undefined,
+  applicationName: string,
+): Promise<void> {
+  const client = new pg.Client(connectionConfig(connection, password, 'lifeboat-cleanup'));
+  try {
+    await client.connect();
+    await client.query(terminateSql, [applicationName]);
+  } catch {
+    // The server may be unreachable; its sessions then end with the connection.
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Version, size and tables of the database, and ends sessions a killed earlier attempt left behind. */
 export async function inspectServer(
   connection: TargetConnection,
@@ -98,19 +121,19 @@ export async function inspectServer(
     throw classifyConnectionError(error, connection);
   }
   try {
-    await client.query(
-      'select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()',
-      [staleApplicationName],
-    );
+    await client.query(terminateSql, [staleApplicationName]);
     const version = await client.query<{ server_version: string; num: string; size: string }>(
       `select current_setting('server_version') as server_version,
               current_setting('server_version_num') as num,
               pg_database_size(current_database()) as size`,
     );
+    // Sizes come from the planner's statistics, not pg_total_relation_size: that one waits for
+    // table locks, and a backup must not queue behind a long transaction before pg_dump even starts.
     const tables = await client.query<{ schema: string; name: string; rows: string; size: string }>(
       `select n.nspname as schema, c.relname as name, greatest(c.reltuples, 0)::bigint as rows,
-              pg_total_relation_size(c.oid) as size
+              (c.relpages::bigint + coalesce(t.relpages, 0)) * current_setting('block_size')::bigint as size
          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         left join pg_class t on t.oid = c.reltoastrelid
         where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
           and n.nspname not like 'pg_toast%'
         order by 1, 2`,

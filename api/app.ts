@@ -1,0 +1,39 @@
+// createApp(deps): the Hono application — health, authenticated admin routes, audit log, OpenAPI document.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { LifeboatError } from '../domain/errors.ts';
+import { lifeboatVersion } from '../config/version.ts';
+import { auditLog } from './audit.ts';
+import { authenticate } from './auth.ts';
+import type { ApiDeps, AppEnv } from './context.ts';
+import { errorResponse } from './errors.ts';
+import { backupRoutes } from './routes/backups.ts';
+import { healthRoutes } from './routes/health.ts';
+import { targetRoutes } from './routes/targets.ts';
+
+export function createApp(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.onError((error, c) => errorResponse(c, error));
+  app.notFound((c) =>
+    errorResponse(c, new LifeboatError('NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`)),
+  );
+
+  app.route('/health', healthRoutes(deps));
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Lifeboat API',
+      version: lifeboatVersion,
+      description:
+        'Durable PostgreSQL backup and restore. Every /api/admin route takes "Authorization: Bearer <token>".',
+    },
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  app.use('/api/admin/*', auditLog(deps.db), authenticate(deps.db));
+  app.route('/api/admin/targets', targetRoutes(deps));
+  app.route('/api/admin/backups', backupRoutes(deps));
+  return app;
+}
+
+export type LifeboatApp = ReturnType<typeof createApp>;

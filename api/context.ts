@@ -1,0 +1,24 @@
+// What every request carries through the middleware: the caller, and the error code if it failed.
+import type pg from 'pg';
+import type { Client } from '@temporalio/client';
+import type { TokenIdentity } from '../activities/catalog/tokens.ts';
+import type { SecretBox } from '../activities/catalog/secret-box.ts';
+import type { Storage } from '../activities/storage/index.ts';
+
+export interface ApiDeps {
+  db: pg.Pool;
+  secrets: SecretBox;
+  storage: Storage;
+  temporal: Client;
+  taskQueue: string;
+  /** Milliseconds a live-progress query may take before the API answers without it. */
+  queryTimeoutMs?: number;
+}
+
+export interface AppEnv {
+  Variables: {
+    identity: TokenIdentity | undefined;
+    errorCode: string | undefined;
+    resourceId: string | undefined;
+  };
+}

@@ -1,0 +1,87 @@
+// Response schemas shared by the routes, named for the OpenAPI document.
+import { z } from '@hono/zod-openapi';
+import { errorCodes } from '../domain/errors.ts';
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(errorCodes),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const errorResponses = {
+  400: { description: 'Invalid input', content: { 'application/json': { schema: errorSchema } } },
+  401: { description: 'Missing or unknown token', content: { 'application/json': { schema: errorSchema } } },
+  403: { description: 'Role too low', content: { 'application/json': { schema: errorSchema } } },
+} as const;
+
+export const notFoundResponse = {
+  404: { description: 'Not found', content: { 'application/json': { schema: errorSchema } } },
+} as const;
+
+export const conflictResponse = {
+  409: { description: 'Conflict', content: { 'application/json': { schema: errorSchema } } },
+} as const;
+
+export const targetSchema = z
+  .object({
+    id: z.string().uuid(),
+    name: z.string(),
+    description: z.string().nullable(),
+    connection: z.object({ host: z.string(), port: z.number(), database: z.string(), username: z.string() }),
+    passwordSource: z.enum(['none', 'stored', 'env']),
+    passwordEnv: z.string().nullable(),
+    documentsDir: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Target');
+
+export const progressSchema = z
+  .object({
+    step: z.string(),
+    percent: z.number(),
+    bytes: z.number(),
+    status: z.string(),
+  })
+  .openapi('BackupProgress');
+
+export const backupSchema = z
+  .object({
+    id: z.string().uuid(),
+    targetId: z.string().uuid(),
+    targetName: z.string(),
+    workflowId: z.string(),
+    status: z.enum(['running', 'completed', 'failed', 'cancelled']),
+    trigger: z.string(),
+    requestedBy: z.string().nullable(),
+    displayName: z.string().nullable(),
+    description: z.string().nullable(),
+    tags: z.array(z.string()),
+    protected: z.boolean(),
+    storageUrl: z.string().nullable(),
+    storageKey: z.string().nullable(),
+    sizeBytes: z.number().nullable(),
+    sha256: z.string().nullable(),
+    md5: z.string().nullable(),
+    errorCode: z.string().nullable(),
+    errorMessage: z.string().nullable(),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    durationsMs: z.object({
+      dump: z.number().nullable(),
+      archive: z.number().nullable(),
+      upload: z.number().nullable(),
+    }),
+  })
+  .openapi('Backup');
+
+export const idParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});

@@ -1,0 +1,242 @@
+// End to end through the API: a real backup verified by hand with tar and pg_restore, a wrong password,
+// and a cancellation, against the real dev server, PostgreSQL and local storage.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../domain/manifest.ts';
+import { contentHashes, fillRichDatabase, schemaDump, writeDocumentsTree } from '../harness/fixtures.ts';
+import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
+import {
+  catalogPool,
+  createDatabase,
+  scratchDir,
+  sql,
+  stack,
+  startTestWorker,
+  superuserUrl,
+  temporalClient,
+  type TestWorker,
+} from '../harness/stack.ts';
+
+let db: pg.Pool;
+let worker: TestWorker;
+let client: Client;
+let api: TestApi;
+let storageDir: string;
+let workDir: string;
+
+beforeAll(async () => {
+  db = catalogPool();
+  storageDir = scratchDir('storage');
+  workDir = scratchDir('work');
+  worker = await startTestWorker({ db, storageDir, workDir });
+  client = await temporalClient();
+  api = await createTestApi(db, client, worker);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await client?.connection.close();
+  await db?.end();
+});
+
+async function createTarget(name: string, database: string, extra: Record<string, unknown> = {}) {
+  const s = stack();
+  const response = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
+    body: {
+      name,
+      host: '127.0.0.1',
+      port: s.pgPort,
+      database,
+      username: s.pgSuperuser,
+      password: s.pgPassword,
+      ...extra,
+    },
+  });
+  expect(response.status).toBe(201);
+  return response.body;
+}
+
+async function waitForEnd(backupId: string) {
+  return eventually(
+    async () => {
+      const { body } = await api.json<{
+        status: string;
+        errorCode: string | null;
+        storageKey: string | null;
+        workflowId: string;
+      }>('GET', `/api/admin/backups/${backupId}`);
+      return body.status === 'running' ? undefined : body;
+    },
+    120_000,
+    `backup ${backupId} to end`,
+  );
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('a backup through the API', () => {
+  it('produces an archive that tar extracts, whose checksums hold, and that pg_restore turns back into the same database', async () => {
+    const source = await createDatabase('rich');
+    await fillRichDatabase(source);
+    const documentsDir = scratchDir('documents');
+    const documentFiles = writeDocumentsTree(documentsDir);
+    const target = await createTarget(`rich-${source.slice(-8)}`, source, { documentsDir });
+
+    const started = await api.json<{ backupId: string; workflowId: string }>('POST', '/api/admin/backups', {
+      token: api.tokens.operator,
+      body: {
+        target: target.name,
+        displayName: 'first backup',
+        description: 'before the migration',
+        tags: ['release-42'],
+      },
+    });
+    expect(started.status).toBe(202);
+    expect(started.body.workflowId).toMatch(new RegExp(`^backup/${target.name}/\\d{8}_\\d{6}-[0-9a-f]{8}$`));
+    const ended = await waitForEnd(started.body.backupId);
+    expect(ended).toMatchObject({ status: 'completed', errorCode: null });
+
+    const download = await api.call('GET', `/api/admin/backups/${started.body.backupId}/download`);
+    expect(download.status).toBe(200);
+    const archive = path.join(scratchDir('download'), 'backup.tar');
+    writeFileSync(archive, Buffer.from(await download.arrayBuffer()));
+    expect(download.headers.get('x-checksum-sha256')).toBe(sha256(archive));
+
+    const extracted = scratchDir('extracted');
+    execFileSync('tar', ['-xf', archive, '-C', extracted]);
+    const manifest = JSON.parse(readFileSync(path.join(extracted, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.target).toBe(target.name);
+    expect(manifest.database.name).toBe(source);
+    expect(manifest.files.map((f) => f.path)).toEqual([
+      `database/${source}.dump`,
+      ...documentFiles.map((f) => `documents/${f}`),
+    ]);
+    for (const file of manifest.files) {
+      expect(sha256(path.join(extracted, file.path)), file.path).toBe(file.sha256);
+    }
+    expect(manifest.tables.map((t) => `${t.schema}.${t.name}`)).toEqual(
+      expect.arrayContaining(['sales.customers', 'sales.orders', 'audit.events', 'public.documents_meta']),
+    );
+
+    const restored = await createDatabase('restored');
+    const s = stack();
+    execFileSync(
+      path.join(s.pgBinDir, 'pg_restore'),
+      [
+        '--no-owner',
+        '--exit-on-error',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(s.pgPort),
+        '-U',
+        s.pgSuperuser,
+        '-d',
+        restored,
+        path.join(extracted, `database/${source}.dump`),
+      ],
+      { env: { ...process.env, PGPASSWORD: s.pgPassword } },
+    );
+    expect(schemaDump(restored)).toBe(schemaDump(source));
+    expect(await contentHashes(restored)).toEqual(await contentHashes(source));
+
+    const listed = await api.json<{ items: { id: string }[]; total: number }>(
+      'GET',
+      `/api/admin/backups?target=${target.name}&status=completed&search=release-4`,
+      { token: api.tokens.viewer },
+    );
+    expect(listed.body.items.map((b) => b.id)).toEqual([started.body.backupId]);
+    const md5Line = readFileSync(path.join(storageDir, `${ended.storageKey}.md5`), 'utf8');
+    expect(md5Line).toBe(
+      `${createHash('md5').update(readFileSync(archive)).digest('hex')}  ${path.basename(ended.storageKey!)}\n`,
+    );
+  });
+
+  it('fails with AUTH_FAILED on a wrong password, without retrying, and leaves no archive', async () => {
+    const source = await createDatabase('authfail');
+    const target = await createTarget(`auth-${source.slice(-8)}`, source, { password: 'not-the-password' });
+    const started = await api.json<{ backupId: string; workflowId: string }>('POST', '/api/admin/backups', {
+      body: { target: target.id },
+    });
+    expect(started.status).toBe(202);
+    const ended = await waitForEnd(started.body.backupId);
+    expect(ended).toMatchObject({ status: 'failed', errorCode: 'AUTH_FAILED', storageKey: null });
+
+    const history = await client.workflow.getHandle(started.body.workflowId).fetchHistory();
+    const dumpAttempts = (history.events ?? []).filter(
+      (event) =>
+        event.activityTaskStartedEventAttributes &&
+        event.activityTaskStartedEventAttributes.attempt !== undefined,
+    );
+    const startedDumps = (history.events ?? []).filter(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'dumpDatabase',
+    );
+    expect(startedDumps).toHaveLength(1);
+    expect(dumpAttempts.every((event) => event.activityTaskStartedEventAttributes?.attempt === 1)).toBe(true);
+    expect(existsSync(path.join(storageDir, target.name))).toBe(false);
+    expect(existsSync(path.join(workDir, started.body.backupId))).toBe(false);
+  });
+
+  it('cancels a running backup: pg_dump is gone, the status is cancelled, the scratch files are removed', async () => {
+    const source = await createDatabase('cancel');
+    await sql(source, 'create table busy (id int); insert into busy values (1)');
+    const target = await createTarget(`cancel-${source.slice(-8)}`, source);
+    const blocker = new pg.Client({ connectionString: superuserUrl(source) });
+    await blocker.connect();
+    try {
+      // pg_dump waits for this lock, so the dump is reliably in progress when we cancel it.
+      await blocker.query('begin; lock table busy in access exclusive mode');
+      const started = await api.json<{ backupId: string }>('POST', '/api/admin/backups', {
+        body: { target: target.name },
+      });
+      const backupId = started.body.backupId;
+      await eventually(
+        async () => {
+          const rows = await sql(
+            source,
+            `select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
+            [`lifeboat-backup-${backupId}`],
+          );
+          return rows.length ? rows : undefined;
+        },
+        60_000,
+        'pg_dump to wait for the lock',
+      );
+      const progress = await api.json<{ progress: { step: string } | null }>(
+        'GET',
+        `/api/admin/backups/${backupId}`,
+      );
+      expect(progress.body.progress?.step).toBe('dump');
+
+      const cancel = await api.json('POST', `/api/admin/backups/${backupId}/cancel`, {
+        token: api.tokens.operator,
+      });
+      expect(cancel.status).toBe(202);
+      const ended = await waitForEnd(backupId);
+      expect(ended).toMatchObject({ status: 'cancelled', errorCode: 'CANCELLED' });
+
+      // The killed pg_dump's server session is ended too, so it cannot linger in the lock queue.
+      await eventually(
+        async () => {
+          const rows = await sql(source, 'select pid from pg_stat_activity where application_name = $1', [
+            `lifeboat-backup-${backupId}`,
+          ]);
+          return rows.length === 0 ? true : undefined;
+        },
+        10_000,
+        "the cancelled pg_dump's session to end",
+      );
+      expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(backupId);
+      expect(existsSync(path.join(workDir, backupId))).toBe(false);
+      expect(readdirSync(storageDir)).not.toContain(target.name);
+    } finally {
+      await blocker.query('rollback').catch(() => undefined);
+      await blocker.end();
+    }
+  });
+});
