@@ -1,0 +1,269 @@
+// Bad requests answer 4xx with a code, create nothing, and leave a line in the audit log.
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApi, type TestApi } from '../harness/api.ts';
+import {
+  catalogPool,
+  createDatabase,
+  scratchDir,
+  stack,
+  startTestWorker,
+  temporalClient,
+  type TestWorker,
+} from '../harness/stack.ts';
+
+let db: pg.Pool;
+let worker: TestWorker;
+let client: Client;
+let api: TestApi;
+let targetName: string;
+
+beforeAll(async () => {
+  db = catalogPool();
+  worker = await startTestWorker({ db, storageDir: scratchDir('storage') });
+  client = await temporalClient();
+  api = await createTestApi(db, client, worker);
+  const database = await createDatabase('errors');
+  targetName = `errors-${database.slice(-8)}`;
+  const created = await api.json('POST', '/api/admin/targets', {
+    body: {
+      name: targetName,
+      url: `postgres://${stack().pgSuperuser}:${stack().pgPassword}@127.0.0.1:${stack().pgPort}/${database}`,
+    },
+  });
+  expect(created.status).toBe(201);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await client?.connection.close();
+  await db?.end();
+});
+
+/** Rows this file could have created; other test files write to the same catalog at the same time. */
+async function counts() {
+  const suffix = worker.taskQueue.slice(-12);
+  const { rows } = await db.query<{ backups: string; targets: string }>(
+    `select (select count(*) from backups where target_name = $1 or requested_by like '%-' || $2) as backups,
+            (select count(*) from targets where name = any($3)) as targets`,
+    [targetName, suffix, [targetName, 'x', 'nope', 'half', '../etc', 'no-such-target']],
+  );
+  return rows[0];
+}
+
+/** The newest audit line of this file's callers or of an anonymous one (no other file calls anonymously). */
+async function lastAudit() {
+  const { rows } = await db.query<{
+    actor: string | null;
+    action: string;
+    outcome: string;
+    status: number;
+    error_code: string;
+  }>(
+    `select actor, action, outcome, status, error_code from audit_log
+      where actor like '%-' || $1 or actor is null order by id desc limit 1`,
+    [worker.taskQueue.slice(-12)],
+  );
+  return rows[0];
+}
+
+const cases: {
+  name: string;
+  method: string;
+  path: string;
+  token?: 'none' | 'wrong' | 'viewer' | 'operator';
+  body?: unknown;
+  rawBody?: string;
+  status: number;
+  code: string;
+  actor: 'none' | 'viewer' | 'operator' | 'admin';
+}[] = [
+  {
+    name: 'a missing token',
+    method: 'POST',
+    path: '/api/admin/backups',
+    token: 'none',
+    body: { target: 'x' },
+    status: 401,
+    code: 'UNAUTHORIZED',
+    actor: 'none',
+  },
+  {
+    name: 'a wrong token',
+    method: 'POST',
+    path: '/api/admin/backups',
+    token: 'wrong',
+    body: { target: 'x' },
+    status: 401,
+    code: 'UNAUTHORIZED',
+    actor: 'none',
+  },
+  {
+    name: 'a viewer starting a backup',
+    method: 'POST',
+    path: '/api/admin/backups',
+    token: 'viewer',
+    body: { target: 'TARGET' },
+    status: 403,
+    code: 'FORBIDDEN',
+    actor: 'viewer',
+  },
+  {
+    name: 'an operator creating a target',
+    method: 'POST',
+    path: '/api/admin/targets',
+    token: 'operator',
+    body: { name: 'nope', url: 'postgres://a@b/c' },
+    status: 403,
+    code: 'FORBIDDEN',
+    actor: 'operator',
+  },
+  {
+    name: 'an unknown target',
+    method: 'POST',
+    path: '/api/admin/backups',
+    body: { target: 'no-such-target' },
+    status: 404,
+    code: 'NOT_FOUND',
+    actor: 'admin',
+  },
+  {
+    name: 'malformed JSON',
+    method: 'POST',
+    path: '/api/admin/backups',
+    rawBody: '{"target": ',
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    actor: 'admin',
+  },
+  {
+    name: 'a wrongly typed field',
+    method: 'POST',
+    path: '/api/admin/backups',
+    body: { target: 'TARGET', tags: 'not-a-list' },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    actor: 'admin',
+  },
+  {
+    name: 'an unknown field',
+    method: 'POST',
+    path: '/api/admin/backups',
+    body: { target: 'TARGET', colour: 'red' },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    actor: 'admin',
+  },
+  {
+    name: 'a target without a database',
+    method: 'POST',
+    path: '/api/admin/targets',
+    body: { name: 'half', host: 'localhost', username: 'u' },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    actor: 'admin',
+  },
+  {
+    name: 'a target with a bad name',
+    method: 'POST',
+    path: '/api/admin/targets',
+    body: { name: '../etc', url: 'postgres://a@b/c' },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    actor: 'admin',
+  },
+  {
+    name: 'a duplicate target name',
+    method: 'POST',
+    path: '/api/admin/targets',
+    body: { name: 'TARGET', url: 'postgres://a@b/c' },
+    status: 409,
+    code: 'CONFLICT',
+    actor: 'admin',
+  },
+  {
+    name: 'deleting an unknown backup',
+    method: 'DELETE',
+    path: '/api/admin/backups/00000000-0000-4000-8000-000000000000',
+    status: 404,
+    code: 'NOT_FOUND',
+    actor: 'admin',
+  },
+];
+
+describe('bad requests', () => {
+  for (const testCase of cases) {
+    it(`answer ${testCase.status} ${testCase.code} for ${testCase.name}, create nothing and are audited`, async () => {
+      const before = await counts();
+      const token =
+        testCase.token === 'none'
+          ? null
+          : testCase.token === 'wrong'
+            ? 'lb_not-a-real-token'
+            : testCase.token
+              ? api.tokens[testCase.token]
+              : api.tokens.admin;
+      const body = JSON.parse(
+        JSON.stringify(testCase.body ?? null)?.replaceAll('TARGET', targetName) ?? 'null',
+      ) as unknown;
+      const response = await api.json<{ error: { code: string; message: string } }>(
+        testCase.method,
+        testCase.path,
+        {
+          token,
+          ...(testCase.rawBody !== undefined ? { rawBody: testCase.rawBody } : body !== null ? { body } : {}),
+        } as never,
+      );
+      expect(response.status).toBe(testCase.status);
+      expect(response.body.error.code).toBe(testCase.code);
+      expect(response.body.error.message.length).toBeGreaterThan(5);
+      expect(await counts()).toEqual(before);
+      const audit = await lastAudit();
+      expect(audit).toMatchObject({
+        status: testCase.status,
+        error_code: testCase.code,
+        outcome: testCase.status === 401 || testCase.status === 403 ? 'denied' : 'failed',
+      });
+      expect(audit?.actor ?? 'none').toBe(
+        testCase.actor === 'none' ? 'none' : `${testCase.actor}-${worker.taskQueue.slice(-12)}`,
+      );
+    });
+  }
+
+  it('never returns a stored password', async () => {
+    const response = await api.call('GET', `/api/admin/targets/${targetName}`, { token: api.tokens.viewer });
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(text).not.toContain(stack().pgPassword);
+    expect(JSON.parse(text)).toMatchObject({ name: targetName, passwordSource: 'stored' });
+  });
+
+  it('serves the OpenAPI document without a token', async () => {
+    const response = await api.json<{ paths: Record<string, unknown> }>('GET', '/api/openapi.json', {
+      token: null,
+    });
+    expect(response.status).toBe(200);
+    expect(Object.keys(response.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/admin/backups',
+        '/api/admin/backups/{id}',
+        '/api/admin/backups/{id}/download',
+        '/api/admin/targets/{id}',
+      ]),
+    );
+  });
+
+  it('reports health without a token, with a worker polling', async () => {
+    const response = await api.json<{ status: string; checks: Record<string, { ok: boolean }> }>(
+      'GET',
+      '/health',
+      { token: null },
+    );
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      status: 'ok',
+      checks: { catalog: { ok: true }, temporal: { ok: true }, worker: { ok: true } },
+    });
+  });
+});
