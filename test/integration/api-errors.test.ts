@@ -213,7 +213,7 @@ describe('bad requests', () => {
         {
           token,
           ...(testCase.rawBody !== undefined ? { rawBody: testCase.rawBody } : body !== null ? { body } : {}),
-        } as never,
+        },
       );
       expect(response.status).toBe(testCase.status);
       expect(response.body.error.code).toBe(testCase.code);
