@@ -129,6 +129,23 @@ export async function writeArchive(options: {
   }
 }
 
+/**
+ * `source` passed through a byte counter. Unlike a 'data' listener, which starts the flow at once and
+ * loses what arrives before the consumer is attached, this buffers until someone reads.
+ */
+export function countBytes(source: Readable, onBytes: (total: number) => void): Readable {
+  let total = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.length;
+      onBytes(total);
+      callback(null, chunk);
+    },
+  });
+  source.once('error', (error) => counter.destroy(error));
+  return source.pipe(counter);
+}
+
 /** sha256 and size of a stream, for verifying what storage gives back. */
 export async function digestStream(stream: Readable): Promise<{ sha256: string; sizeBytes: number }> {
   const hash = createHash('sha256');

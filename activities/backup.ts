@@ -16,7 +16,7 @@ import {
 import { chooseClient } from '../domain/pg-version.ts';
 import type { BackupStep } from '../domain/progress.ts';
 import { progressPercent } from '../domain/progress.ts';
-import { digestStream, listDocuments, writeArchive, type ArchiveSource } from './archive.ts';
+import { countBytes, digestStream, listDocuments, writeArchive, type ArchiveSource } from './archive.ts';
 import { insertRunningBackup, markBackupCompleted, markBackupEnded } from './catalog/backups.ts';
 import type { SecretBox } from './catalog/secret-box.ts';
 import { getTarget, targetPassword } from './catalog/targets.ts';
@@ -302,18 +302,21 @@ export function createBackupActivities(deps: BackupDeps) {
       }));
       try {
         const source = createReadStream(request.archiveFile, { highWaterMark: 1024 * 1024 });
-        source.on('data', (chunk) => {
-          sent += chunk.length;
-        });
-        await deps.storage.put(request.key, source);
+        await deps.storage.put(
+          request.key,
+          countBytes(source, (bytes) => {
+            sent = bytes;
+          }),
+        );
         const readBack = await digestStream(await deps.storage.get(request.key));
         sent += readBack.sizeBytes;
         if (readBack.sizeBytes !== request.sizeBytes || readBack.sha256 !== request.sha256) {
           await deps.storage.delete(request.key);
+          // Retryable on purpose: a fresh upload of the intact local archive can succeed.
           throw new LifeboatError(
-            'CHECKSUM_MISMATCH',
+            'STORAGE_UNAVAILABLE',
             `The stored copy of ${request.key} does not match what was written (size ${readBack.sizeBytes} of ` +
-              `${request.sizeBytes}); it was removed and the upload will be retried.`,
+              `${request.sizeBytes}, or a different sha256); it was removed and the upload will be retried.`,
           );
         }
         const manifest = await readFile(path.join(dir, 'manifest.json'));

@@ -1,4 +1,5 @@
 // The only module that reads process.env: parses Lifeboat's settings with zod and says clearly what is wrong.
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -31,15 +32,39 @@ const envSchema = z.object({
 
 export type LifeboatEnv = z.infer<typeof envSchema>;
 
-/** Parses the environment; on bad values prints every problem and exits, so a process never half-starts. */
-export function loadEnv(source: NodeJS.ProcessEnv = process.env): LifeboatEnv {
-  const parsed = envSchema.safeParse(source);
+const clientEnvSchema = z.object({
+  LIFEBOAT_API_URL: z.string().url().default('http://127.0.0.1:8080'),
+  LIFEBOAT_TOKEN: z.string().optional(),
+});
+
+export type ClientEnv = z.infer<typeof clientEnvSchema>;
+
+function parseOrExit<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = schema.safeParse(source);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
   console.error(
     `lifeboat: invalid environment:\n${lines.join('\n')}\nSee README.md, "Environment variables".`,
   );
   process.exit(2);
+}
+
+/** The embedded stack writes its settings here; the CLI reads them so it works in the checkout as is. */
+export const localEnvFile = path.join(root, 'data', 'lifeboat.env');
+
+/** Settings of the worker and API processes; on bad values prints every problem and exits. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): LifeboatEnv {
+  return parseOrExit(envSchema, source);
+}
+
+/** Settings of the CLI's API commands. */
+export function loadClientEnv(source: NodeJS.ProcessEnv = process.env): ClientEnv {
+  return parseOrExit(clientEnvSchema, source);
+}
+
+/** Adds the embedded stack's settings to the environment, without overriding anything already set. */
+export function loadLocalEnvFile(): void {
+  if (existsSync(localEnvFile)) process.loadEnvFile(localEnvFile);
 }
 
 /** Reads a secret that a target references by environment-variable name, on the worker only. */

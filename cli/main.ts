@@ -1,0 +1,177 @@
+// `lifeboat <command>`: tokens and migrations against the catalog; backups and targets through the API.
+import { parseArgs } from 'node:util';
+import { createToken, listTokens, revokeToken, roles, type Role } from '../activities/catalog/tokens.ts';
+import { openCatalog } from '../config/catalog.ts';
+import { loadClientEnv, loadEnv, loadLocalEnvFile } from '../config/env.ts';
+import { LifeboatError } from '../domain/errors.ts';
+import { createApiClient } from './api-client.ts';
+
+const usage = `Usage: lifeboat <command> [options]
+
+Catalog commands (need LIFEBOAT_DATABASE_URL):
+  token create --name NAME --role admin|operator|viewer   create an API token and print it once
+  token list                                             list tokens (never their values)
+  token revoke --name NAME                               revoke a token
+  migrate                                                bring the catalog schema up to date
+
+API commands (need LIFEBOAT_API_URL and LIFEBOAT_TOKEN):
+  targets                                                list targets
+  backup TARGET [--name N] [--description D] [--tag T]... [--protected] [--wait]
+                                                         start a backup; --wait follows it to the end
+  backups [--target T] [--status S] [--limit N]          list backups, newest first
+  show BACKUP_ID                                         one backup, with progress while it runs
+
+Inside the checkout, settings written by scripts/start.sh (data/lifeboat.env) are used when not set.`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function text(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function required(values: Values, name: string): string {
+  const value = text(values, name);
+  if (!value) throw new LifeboatError('VALIDATION_FAILED', `--${name} is required.\n\n${usage}`);
+  return value;
+}
+
+async function withCatalog<T>(run: (db: Awaited<ReturnType<typeof openCatalog>>) => Promise<T>): Promise<T> {
+  const db = await openCatalog(loadEnv().LIFEBOAT_DATABASE_URL);
+  try {
+    return await run(db);
+  } finally {
+    await db.end();
+  }
+}
+
+function print(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+async function followBackup(api: ReturnType<typeof createApiClient>, id: string): Promise<void> {
+  const pollMs = 1_000;
+  for (let last = ''; ;) {
+    const backup = await api.request<{
+      status: string;
+      progress: { step: string; percent: number; bytes: number } | null;
+      errorCode: string | null;
+      errorMessage: string | null;
+    }>('GET', `/api/admin/backups/${id}`);
+    const line = backup.progress
+      ? `${backup.progress.step} ${backup.progress.percent}% ${backup.progress.bytes} bytes`
+      : backup.status;
+    if (line !== last) {
+      process.stderr.write(`${line}\n`);
+      last = line;
+    }
+    if (backup.status !== 'running') {
+      print(backup);
+      if (backup.status !== 'completed') process.exitCode = 1;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  loadLocalEnvFile();
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      role: { type: 'string' },
+      description: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      protected: { type: 'boolean' },
+      wait: { type: 'boolean' },
+      target: { type: 'string' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    console.log(usage);
+    return;
+  }
+  const client = () => {
+    const env = loadClientEnv();
+    return createApiClient(env.LIFEBOAT_API_URL, env.LIFEBOAT_TOKEN);
+  };
+
+  switch (`${command}${sub && command === 'token' ? ` ${sub}` : ''}`) {
+    case 'token create': {
+      const role = required(values, 'role');
+      if (!(roles as readonly string[]).includes(role)) {
+        throw new LifeboatError('VALIDATION_FAILED', `--role must be one of ${roles.join(', ')}.`);
+      }
+      const created = await withCatalog((db) => createToken(db, required(values, 'name'), role as Role));
+      print({ name: created.name, role: created.role, token: created.token });
+      process.stderr.write('Store the token now: it is not shown again.\n');
+      return;
+    }
+    case 'token list':
+      print(await withCatalog((db) => listTokens(db)));
+      return;
+    case 'token revoke':
+      await withCatalog((db) => revokeToken(db, required(values, 'name')));
+      return;
+    case 'migrate':
+      await withCatalog(async () => print({ catalog: 'up to date' }));
+      return;
+    case 'targets':
+      print(await client().request('GET', '/api/admin/targets'));
+      return;
+    case 'backup': {
+      if (!sub)
+        throw new LifeboatError('VALIDATION_FAILED', `Name the target: lifeboat backup TARGET\n\n${usage}`);
+      const api = client();
+      const started = await api.request<{ backupId: string; workflowId: string }>(
+        'POST',
+        '/api/admin/backups',
+        {
+          target: sub,
+          ...(text(values, 'name') ? { displayName: text(values, 'name') } : {}),
+          ...(text(values, 'description') ? { description: text(values, 'description') } : {}),
+          tags: (values.tag as string[] | undefined) ?? [],
+          protected: values.protected === true,
+        },
+      );
+      if (values.wait) await followBackup(api, started.backupId);
+      else print(started);
+      return;
+    }
+    case 'backups': {
+      const query = new URLSearchParams();
+      for (const name of ['target', 'status', 'limit']) {
+        const value = text(values, name);
+        if (value) query.set(name, value);
+      }
+      print(await client().request('GET', `/api/admin/backups?${query}`));
+      return;
+    }
+    case 'show':
+      if (!sub) throw new LifeboatError('VALIDATION_FAILED', 'Name the backup: lifeboat show BACKUP_ID');
+      print(await client().request('GET', `/api/admin/backups/${encodeURIComponent(sub)}`));
+      return;
+    default:
+      throw new LifeboatError(
+        'VALIDATION_FAILED',
+        `Unknown command "${[command, sub, arg].filter(Boolean).join(' ')}".\n\n${usage}`,
+      );
+  }
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof LifeboatError) {
+    console.error(`lifeboat: ${error.code}: ${error.message}`);
+  } else {
+    console.error(`lifeboat: ${(error as Error).message}`);
+  }
+  process.exitCode = 1;
+}
