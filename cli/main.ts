@@ -120,7 +120,7 @@ async function main(argv: string[]): Promise<void> {
       await withCatalog((db) => revokeToken(db, required(values, 'name')));
       return;
     case 'migrate':
-      await withCatalog(async () => print({ catalog: 'up to date' }));
+      await withCatalog(() => Promise.resolve(print({ catalog: 'up to date' })));
       return;
     case 'targets':
       print(await client().request('GET', '/api/admin/targets'));
@@ -136,7 +136,7 @@ async function main(argv: string[]): Promise<void> {
           target: sub,
           ...(text(values, 'name') ? { displayName: text(values, 'name') } : {}),
           ...(text(values, 'description') ? { description: text(values, 'description') } : {}),
-          tags: (values.tag as string[] | undefined) ?? [],
+          tags: values.tag ?? [],
           protected: values.protected === true,
         },
       );
@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<void> {
         const value = text(values, name);
         if (value) query.set(name, value);
       }
-      print(await client().request('GET', `/api/admin/backups?${query}`));
+      print(await client().request('GET', `/api/admin/backups?${query.toString()}`));
       return;
     }
     case 'show':
