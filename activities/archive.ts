@@ -79,7 +79,7 @@ async function addFile(pack: tarStream.Pack, source: ArchiveSource): Promise<Man
     await pipeline(input, hashing([hash]), entry);
   } catch (error) {
     throw new LifeboatError(
-      'VALIDATION_FAILED',
+      'SOURCE_CHANGED',
       `${source.entryName} changed size while it was archived; the backup will be retried. (${(error as Error).message})`,
     );
   }

@@ -12,6 +12,7 @@ const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   CONFLICT: 409,
   PROTECTED: 409,
   CANCELLED: 409,
+  SOURCE_CHANGED: 409,
   AUTH_FAILED: 422,
   PG_VERSION_MISMATCH: 422,
   CHECKSUM_MISMATCH: 422,

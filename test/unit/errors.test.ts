@@ -1,0 +1,47 @@
+// What PostgreSQL's and pg_dump's errors become: a code that decides whether a retry can help.
+import { describe, expect, it } from 'vitest';
+import { classifyConnectionError, classifyDumpStderr } from '../../activities/postgres.ts';
+import { isPermanent } from '../../domain/errors.ts';
+
+const connection = { host: 'db', port: 5432, database: 'shop', username: 'app' };
+
+describe('error classification', () => {
+  it('treats refused credentials as permanent AUTH_FAILED', () => {
+    const error = classifyConnectionError(
+      { code: '28P01', message: 'password authentication failed' },
+      connection,
+    );
+    expect(error.code).toBe('AUTH_FAILED');
+    expect(isPermanent(error.code)).toBe(true);
+    expect(
+      classifyDumpStderr('pg_dump: error: FATAL:  password authentication failed for user "app"').code,
+    ).toBe('AUTH_FAILED');
+  });
+
+  it('treats an unreachable server as retryable CONNECTION_FAILED', () => {
+    const error = classifyConnectionError(
+      { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' },
+      connection,
+    );
+    expect(error.code).toBe('CONNECTION_FAILED');
+    expect(isPermanent(error.code)).toBe(false);
+    expect(classifyDumpStderr('pg_dump: error: connection to server failed: Connection refused').code).toBe(
+      'CONNECTION_FAILED',
+    );
+  });
+
+  it('reports a missing database as NOT_FOUND and a full disk as INSUFFICIENT_SPACE', () => {
+    expect(classifyConnectionError({ code: '3D000', message: 'does not exist' }, connection).code).toBe(
+      'NOT_FOUND',
+    );
+    expect(classifyDumpStderr('pg_dump: error: could not write: No space left on device').code).toBe(
+      'INSUFFICIENT_SPACE',
+    );
+  });
+
+  it('keeps the last lines of anything else as PG_DUMP_FAILED', () => {
+    const error = classifyDumpStderr('pg_dump: error: query failed: something odd');
+    expect(error.code).toBe('PG_DUMP_FAILED');
+    expect(error.message).toContain('something odd');
+  });
+});
