@@ -89,6 +89,8 @@ export async function startTestWorker(options: {
   taskQueue?: string;
   workDir?: string;
   workerId?: string;
+  /** Where to look for pg_dump; by default the installed server versions. */
+  pgBinDirs?: string[];
 }): Promise<TestWorker> {
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const storage = openStorage(`file://${options.storageDir}`);
@@ -102,7 +104,7 @@ export async function startTestWorker(options: {
     secrets,
     storage,
     workDir: options.workDir ?? scratchDir('work'),
-    pgBinDirs: [],
+    pgBinDirs: options.pgBinDirs ?? [],
     readEnv: (name) => process.env[name],
     lifeboatVersion: 'test',
     progressIntervalMs: 500,

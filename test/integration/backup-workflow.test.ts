@@ -75,4 +75,50 @@ describe('backupWorkflow', () => {
     expect(row.manifest?.files.map((f) => f.path)).toEqual([`database/${database}.dump`]);
     expect(await worker.storage.stat(result.key)).toEqual({ key: result.key, sizeBytes: result.sizeBytes });
   });
+
+  it('fails with PG_VERSION_MISMATCH, saying what to install, when no pg_dump is new enough', async () => {
+    const lonely = await startTestWorker({
+      db,
+      storageDir: scratchDir('storage'),
+      pgBinDirs: [scratchDir('no-clients')],
+    });
+    try {
+      const database = await createDatabase('wf_version');
+      const resolved = resolveTargetInput({
+        name: `wf-${database.replace(/_/g, '-')}`,
+        host: '127.0.0.1',
+        port: stack().pgPort,
+        database,
+        username: stack().pgSuperuser,
+        password: stack().pgPassword,
+      });
+      if (!resolved.ok) throw new Error(resolved.message);
+      const target = await createTarget(db, lonely.secrets, resolved.value);
+      const backupId = randomUUID();
+      const startedAt = new Date();
+      const run = client.workflow.execute(backupWorkflow, {
+        taskQueue: lonely.taskQueue,
+        workflowId: backupWorkflowId(target.name, startedAt, backupId),
+        args: [
+          {
+            backupId,
+            targetId: target.id,
+            trigger: 'manual',
+            requestedBy: 'test',
+            displayName: null,
+            description: null,
+            tags: [],
+            protected: false,
+            startedAt: startedAt.toISOString(),
+          },
+        ],
+      });
+      await expect(run).rejects.toThrow();
+      const row = await getBackup(db, backupId);
+      expect(row).toMatchObject({ status: 'failed', errorCode: 'PG_VERSION_MISMATCH' });
+      expect(row.errorMessage).toMatch(/postgresql-client-\d+/);
+    } finally {
+      await lonely.stop();
+    }
+  });
 });
