@@ -69,11 +69,12 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       progress = { ...progress, percent: update.percent, bytes: update.bytes };
   });
 
-  const { targetName } = await bookkeeping.recordBackupStarted(request);
-  const key = archiveKey(targetName, new Date(input.startedAt), input.backupId);
+  let key: string | undefined;
   let workerQueue: string | undefined;
 
   try {
+    const { targetName } = await bookkeeping.recordBackupStarted(request);
+    key = archiveKey(targetName, new Date(input.startedAt), input.backupId);
     for (let claim = 1; ; claim++) {
       workerQueue = await bookkeeping.claimWorker();
       const onWorker = proxyActivities<Activities>({ ...onWorkerOptions, taskQueue: workerQueue });
@@ -129,7 +130,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       : describeFailure(error);
     progress = { ...progress, status: cancelled ? 'cancelled' : 'failed' };
     await CancellationScope.nonCancellable(async () => {
-      await bookkeeping.discardStoredArchive({ key });
+      if (key) await bookkeeping.discardStoredArchive({ key });
       await bookkeeping.recordBackupEnded({
         backupId: input.backupId,
         status: cancelled ? 'cancelled' : 'failed',
