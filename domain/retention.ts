@@ -1,0 +1,218 @@
+// Tiered (GFS) retention as a pure function: which backups a policy keeps, why, and until when.
+// Tier semantics follow restic's `forget --keep-*`; Lifeboat adds its guards (protected, running,
+// newest), safety backups with their own age limit, failed backups that use no slot, and a size cap.
+import { z } from 'zod';
+import { createZone, isoWeek, isValidTimeZone, type Zone } from './time-zone.ts';
+
+export const tiers = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+export type Tier = (typeof tiers)[number];
+export type KeepReason = Tier | `oldest ${Tier}` | 'within' | 'protected' | 'running' | 'newest' | 'safety' | 'recent failure';
+
+const count = z.number().int().min(-1, '-1 means unlimited');
+
+export const durationPattern = /^(?=\d)(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?(?:(\d+)h)?$/;
+
+export const retentionPolicySchema = z
+  .object({
+    keepLast: count.default(0),
+    keepHourly: count.default(8),
+    keepDaily: count.default(7),
+    keepWeekly: count.default(4),
+    keepMonthly: count.default(12),
+    keepYearly: count.default(0),
+    keepWithin: z.string().regex(durationPattern, 'a duration like 1y5m7d2h').nullable().default(null),
+    maxTotalBytes: z.number().int().positive().nullable().default(null),
+    timeZone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin').default('UTC'),
+    /** Failed and cancelled runs are forgotten after this many days. */
+    failedRetentionDays: z.number().int().min(0).default(7),
+    /** Safety backups taken before restores are kept this many days. */
+    safetyRetentionDays: z.number().int().min(0).default(7),
+  })
+  .strict();
+
+export type RetentionPolicy = z.infer<typeof retentionPolicySchema>;
+export const defaultRetentionPolicy: RetentionPolicy = retentionPolicySchema.parse({});
+
+export interface RetentionCandidate {
+  id: string;
+  time: Date;
+  status: 'completed' | 'running' | 'failed' | 'cancelled';
+  protected: boolean;
+  sizeBytes: number;
+  /** `pre_restore` marks a safety backup. */
+  trigger: string;
+}
+
+export interface KeptBackup {
+  id: string;
+  time: Date;
+  reasons: KeepReason[];
+  /** When the backup leaves the plan if backups keep coming at one per bucket; null when no tier dates it. */
+  expiresAt: Date | null;
+}
+
+export interface RemovedBackup {
+  id: string;
+  time: Date;
+  reason: string;
+}
+
+export interface RetentionPlan {
+  keep: KeptBackup[];
+  remove: RemovedBackup[];
+}
+
+type Bucketer = (wall: Date, index: number) => number;
+
+const bucketOf: Record<Tier, Bucketer> = {
+  last: (_wall, index) => index,
+  hourly: (w) => ((w.getUTCFullYear() * 100 + w.getUTCMonth()) * 100 + w.getUTCDate()) * 100 + w.getUTCHours(),
+  daily: (w) => (w.getUTCFullYear() * 100 + w.getUTCMonth()) * 100 + w.getUTCDate(),
+  weekly: (w) => {
+    const { year, week } = isoWeek(w);
+    return year * 100 + week;
+  },
+  monthly: (w) => w.getUTCFullYear() * 100 + w.getUTCMonth(),
+  yearly: (w) => w.getUTCFullYear(),
+};
+
+/** Wall-clock start of the bucket `n` buckets after the one holding `w` (as UTC fields). */
+const bucketStartAfter: Record<Exclude<Tier, 'last'>, (w: Date, n: number) => number> = {
+  hourly: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate(), w.getUTCHours() + n),
+  daily: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate() + n),
+  weekly: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate() - ((w.getUTCDay() || 7) - 1) + 7 * n),
+  monthly: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth() + n, 1),
+  yearly: (w, n) => Date.UTC(w.getUTCFullYear() + n, 0, 1),
+};
+
+const policyCount: Record<Tier, keyof RetentionPolicy> = {
+  last: 'keepLast',
+  hourly: 'keepHourly',
+  daily: 'keepDaily',
+  weekly: 'keepWeekly',
+  monthly: 'keepMonthly',
+  yearly: 'keepYearly',
+};
+
+const dayMs = 86_400_000;
+
+/** `time` moved back by a restic-style duration (1y5m7d2h), in wall-clock terms. */
+function subtractDuration(zone: Zone, timeMs: number, duration: string): number {
+  const [, y = '0', mo = '0', d = '0', h = '0'] = durationPattern.exec(duration) ?? [];
+  const wall = zone.wall(timeMs);
+  const shifted = Date.UTC(
+    wall.getUTCFullYear() - Number(y),
+    wall.getUTCMonth() - Number(mo),
+    wall.getUTCDate() - Number(d),
+    wall.getUTCHours(),
+    wall.getUTCMinutes(),
+    wall.getUTCSeconds(),
+    wall.getUTCMilliseconds(),
+  );
+  return zone.instant(shifted) - Number(h) * 3_600_000;
+}
+
+function byTimeDescending(a: RetentionCandidate, b: RetentionCandidate): number {
+  return b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * Plans retention for one target's backups. Successful backups are walked newest first; each tier
+ * keeps a backup whose bucket differs from the last one that tier kept, until its count is used up,
+ * and keeps the oldest backup too when it still has count left (as restic does). A backup goes only
+ * when nothing keeps it. Protected and running backups and the newest successful one always stay.
+ */
+export function planRetention(
+  backups: readonly RetentionCandidate[],
+  policy: RetentionPolicy,
+  now: Date,
+): RetentionPlan {
+  const zone = createZone(policy.timeZone);
+  const reasons = new Map<string, KeepReason[]>();
+  const expiry = new Map<string, number | null>();
+  const removeReason = new Map<string, string>();
+  const keep = (backup: RetentionCandidate, reason: KeepReason, expiresMs: number | null = null) => {
+    const list = reasons.get(backup.id) ?? [];
+    list.push(reason);
+    reasons.set(backup.id, list);
+    if (expiresMs !== null) expiry.set(backup.id, Math.max(expiry.get(backup.id) ?? 0, expiresMs));
+  };
+
+  const sorted = [...backups].sort(byTimeDescending);
+  const regular = sorted.filter((b) => b.status === 'completed' && b.trigger !== 'pre_restore');
+
+  const state = tiers.map((tier) => ({ tier, remaining: policy[policyCount[tier]] as number, last: Number.NaN }));
+  const newestMs = regular[0]?.time.getTime();
+  const withinFromMs =
+    policy.keepWithin && newestMs !== undefined ? subtractDuration(zone, newestMs, policy.keepWithin) : undefined;
+
+  regular.forEach((backup, index) => {
+    const timeMs = backup.time.getTime();
+    const wall = zone.wall(timeMs);
+    const isOldest = index === regular.length - 1;
+    for (const tierState of state) {
+      if (tierState.remaining === 0) continue;
+      const bucket = bucketOf[tierState.tier](wall, index);
+      if (bucket === tierState.last && !isOldest) continue;
+      const { tier } = tierState;
+      const count = policy[policyCount[tier]] as number;
+      const expiresMs = tier === 'last' || count < 0 ? null : zone.instant(bucketStartAfter[tier](wall, count));
+      keep(backup, bucket === tierState.last ? `oldest ${tier}` : tier, expiresMs);
+      tierState.last = bucket;
+      if (tierState.remaining > 0) tierState.remaining--;
+    }
+    if (withinFromMs !== undefined && timeMs > withinFromMs) {
+      keep(backup, 'within', timeMs + (newestMs! - withinFromMs));
+    }
+  });
+
+  for (const backup of sorted) {
+    if (backup.protected) keep(backup, 'protected');
+    if (backup.status === 'running') keep(backup, 'running');
+  }
+  if (regular[0]) keep(regular[0], 'newest');
+
+  for (const backup of sorted) {
+    const ageMs = now.getTime() - backup.time.getTime();
+    if (backup.status === 'completed' && backup.trigger === 'pre_restore') {
+      const limitMs = policy.safetyRetentionDays * dayMs;
+      if (ageMs < limitMs) keep(backup, 'safety', backup.time.getTime() + limitMs);
+      else if (!reasons.has(backup.id)) removeReason.set(backup.id, `safety backup older than ${policy.safetyRetentionDays} days`);
+    } else if (backup.status === 'failed' || backup.status === 'cancelled') {
+      const limitMs = policy.failedRetentionDays * dayMs;
+      if (ageMs < limitMs) keep(backup, 'recent failure', backup.time.getTime() + limitMs);
+      else if (!reasons.has(backup.id)) removeReason.set(backup.id, `${backup.status} more than ${policy.failedRetentionDays} days ago`);
+    } else if (!reasons.has(backup.id)) {
+      removeReason.set(backup.id, 'no tier keeps it');
+    }
+  }
+
+  if (policy.maxTotalBytes !== null) {
+    const guarded = (id: string) => reasons.get(id)?.some((r) => r === 'protected' || r === 'running' || r === 'newest');
+    let total = sorted.filter((b) => reasons.has(b.id) && b.status === 'completed').reduce((sum, b) => sum + b.sizeBytes, 0);
+    for (let i = sorted.length - 1; i >= 0 && total > policy.maxTotalBytes; i--) {
+      const backup = sorted[i]!;
+      if (!reasons.has(backup.id) || backup.status !== 'completed' || guarded(backup.id)) continue;
+      reasons.delete(backup.id);
+      removeReason.set(backup.id, `kept backups exceed maxTotalBytes (${policy.maxTotalBytes})`);
+      total -= backup.sizeBytes;
+    }
+  }
+
+  const plan: RetentionPlan = { keep: [], remove: [] };
+  for (const backup of sorted) {
+    const kept = reasons.get(backup.id);
+    if (kept) {
+      const expiresMs = expiry.get(backup.id);
+      plan.keep.push({
+        id: backup.id,
+        time: backup.time,
+        reasons: kept,
+        expiresAt: expiresMs === undefined || expiresMs === null ? null : new Date(expiresMs),
+      });
+    } else {
+      plan.remove.push({ id: backup.id, time: backup.time, reason: removeReason.get(backup.id) ?? 'no tier keeps it' });
+    }
+  }
+  return plan;
+}
