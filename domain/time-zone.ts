@@ -35,7 +35,7 @@ function exactOffsetMs(timeZone: string, utcMs: number): number {
   for (const part of formatter(timeZone).formatToParts(new Date(utcMs))) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);
   }
-  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute, parts.second);
   return wall - Math.floor(utcMs / 1000) * 1000;
 }
 
