@@ -58,6 +58,17 @@ export interface BackupRequest {
   tags: string[];
   protected: boolean;
   startedAt: string;
+  /** Set on runs a schedule starts: the schedule's own definition, kept in Temporal with it. */
+  schedule?: ScheduleDefinition | undefined;
+}
+
+/** What a person set on a backup schedule, carried in the schedule's action so Temporal holds it all. */
+export interface ScheduleDefinition {
+  name: string;
+  description: string | null;
+  targetName: string;
+  frequency: string | null;
+  cron: string;
 }
 
 interface DumpInfo extends ServerInfo {

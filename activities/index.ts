@@ -2,6 +2,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { isPermanent, LifeboatError } from '../domain/errors.ts';
 import { createBackupActivities, type BackupDeps } from './backup.ts';
+import { createRetentionActivities } from './retention.ts';
 
 export type ActivityDeps = BackupDeps;
 
@@ -42,7 +43,7 @@ function withFailureMapping<T extends Record<string, (...args: never[]) => Promi
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return withFailureMapping(createBackupActivities(deps));
+  return withFailureMapping({ ...createBackupActivities(deps), ...createRetentionActivities(deps) });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

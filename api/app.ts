@@ -8,6 +8,9 @@ import type { ApiDeps, AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { healthRoutes } from './routes/health.ts';
+import { retentionRoutes } from './routes/retention.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { targetRoutes } from './routes/targets.ts';
 
 export function createApp(deps: ApiDeps) {
@@ -32,6 +35,10 @@ export function createApp(deps: ApiDeps) {
 
   app.use('/api/admin/*', auditLog(deps.db), authenticate(deps.db));
   app.route('/api/admin/targets', targetRoutes(deps));
+  // Fixed paths under /backups come before /backups/:id, which would otherwise claim them.
+  app.route('/api/admin/backups/schedules', scheduleRoutes(deps));
+  app.route('/api/admin/backups/settings', settingsRoutes(deps));
+  app.route('/api/admin/backups/retention', retentionRoutes(deps));
   app.route('/api/admin/backups', backupRoutes(deps));
   return app;
 }

@@ -35,6 +35,7 @@ export const targetSchema = z
     passwordSource: z.enum(['none', 'stored', 'env']),
     passwordEnv: z.string().nullable(),
     documentsDir: z.string().nullable(),
+    retention: z.record(z.string(), z.unknown()).nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -76,6 +77,9 @@ export const backupSchema = z
       archive: z.number().nullable(),
       upload: z.number().nullable(),
     }),
+    categories: z.array(z.string()),
+    expiresAt: z.string().nullable(),
+    deletionError: z.string().nullable(),
   })
   .openapi('Backup');
 

@@ -37,7 +37,13 @@ export async function startBackup(
     protected: order.protected,
     startedAt: startedAt.toISOString(),
   };
-  await insertRunningBackup(deps.db, { ...input, id: backupId, targetName: order.target.name, workflowId });
+  await insertRunningBackup(deps.db, {
+    ...input,
+    id: backupId,
+    startedAt: startedAt.toISOString(),
+    targetName: order.target.name,
+    workflowId,
+  });
   try {
     await deps.temporal.workflow.start<typeof backupWorkflow>('backupWorkflow', {
       taskQueue: deps.taskQueue,

@@ -6,7 +6,8 @@ import { createZone, isoWeek, isValidTimeZone, type Zone } from './time-zone.ts'
 
 export const tiers = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type Tier = (typeof tiers)[number];
-export type KeepReason = Tier | `oldest ${Tier}` | 'within' | 'protected' | 'running' | 'newest' | 'safety' | 'recent failure';
+export type KeepReason =
+  Tier | `oldest ${Tier}` | 'within' | 'protected' | 'running' | 'newest' | 'safety' | 'recent failure';
 
 const count = z.number().int().min(-1, '-1 means unlimited');
 
@@ -31,6 +32,33 @@ export const retentionPolicySchema = z
   .strict();
 
 export type RetentionPolicy = z.infer<typeof retentionPolicySchema>;
+
+/** A target's overrides of the global policy: any subset of its fields. */
+export const retentionOverridesSchema = z
+  .object({
+    keepLast: count,
+    keepHourly: count,
+    keepDaily: count,
+    keepWeekly: count,
+    keepMonthly: count,
+    keepYearly: count,
+    keepWithin: z.string().regex(durationPattern, 'a duration like 1y5m7d2h').nullable(),
+    maxTotalBytes: z.number().int().positive().nullable(),
+    timeZone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin'),
+    failedRetentionDays: z.number().int().min(0),
+    safetyRetentionDays: z.number().int().min(0),
+  })
+  .partial()
+  .strict();
+
+export type RetentionOverrides = z.infer<typeof retentionOverridesSchema>;
+
+export function effectivePolicy(
+  global: RetentionPolicy,
+  overrides: RetentionOverrides | null,
+): RetentionPolicy {
+  return { ...global, ...(overrides ?? {}) };
+}
 export const defaultRetentionPolicy: RetentionPolicy = retentionPolicySchema.parse({});
 
 export interface RetentionCandidate {
@@ -66,7 +94,8 @@ type Bucketer = (wall: Date, index: number) => number;
 
 const bucketOf: Record<Tier, Bucketer> = {
   last: (_wall, index) => index,
-  hourly: (w) => ((w.getUTCFullYear() * 100 + w.getUTCMonth()) * 100 + w.getUTCDate()) * 100 + w.getUTCHours(),
+  hourly: (w) =>
+    ((w.getUTCFullYear() * 100 + w.getUTCMonth()) * 100 + w.getUTCDate()) * 100 + w.getUTCHours(),
   daily: (w) => (w.getUTCFullYear() * 100 + w.getUTCMonth()) * 100 + w.getUTCDate(),
   weekly: (w) => {
     const { year, week } = isoWeek(w);
@@ -80,7 +109,8 @@ const bucketOf: Record<Tier, Bucketer> = {
 const bucketStartAfter: Record<Exclude<Tier, 'last'>, (w: Date, n: number) => number> = {
   hourly: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate(), w.getUTCHours() + n),
   daily: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate() + n),
-  weekly: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate() - ((w.getUTCDay() || 7) - 1) + 7 * n),
+  weekly: (w, n) =>
+    Date.UTC(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate() - ((w.getUTCDay() || 7) - 1) + 7 * n),
   monthly: (w, n) => Date.UTC(w.getUTCFullYear(), w.getUTCMonth() + n, 1),
   yearly: (w, n) => Date.UTC(w.getUTCFullYear() + n, 0, 1),
 };
@@ -141,10 +171,16 @@ export function planRetention(
   const sorted = [...backups].sort(byTimeDescending);
   const regular = sorted.filter((b) => b.status === 'completed' && b.trigger !== 'pre_restore');
 
-  const state = tiers.map((tier) => ({ tier, remaining: policy[policyCount[tier]] as number, last: Number.NaN }));
+  const state = tiers.map((tier) => ({
+    tier,
+    remaining: policy[policyCount[tier]] as number,
+    last: Number.NaN,
+  }));
   const newestMs = regular[0]?.time.getTime();
   const withinFromMs =
-    policy.keepWithin && newestMs !== undefined ? subtractDuration(zone, newestMs, policy.keepWithin) : undefined;
+    policy.keepWithin && newestMs !== undefined
+      ? subtractDuration(zone, newestMs, policy.keepWithin)
+      : undefined;
 
   regular.forEach((backup, index) => {
     const timeMs = backup.time.getTime();
@@ -156,7 +192,8 @@ export function planRetention(
       if (bucket === tierState.last && !isOldest) continue;
       const { tier } = tierState;
       const count = policy[policyCount[tier]] as number;
-      const expiresMs = tier === 'last' || count < 0 ? null : zone.instant(bucketStartAfter[tier](wall, count));
+      const expiresMs =
+        tier === 'last' || count < 0 ? null : zone.instant(bucketStartAfter[tier](wall, count));
       keep(backup, bucket === tierState.last ? `oldest ${tier}` : tier, expiresMs);
       tierState.last = bucket;
       if (tierState.remaining > 0) tierState.remaining--;
@@ -177,19 +214,24 @@ export function planRetention(
     if (backup.status === 'completed' && backup.trigger === 'pre_restore') {
       const limitMs = policy.safetyRetentionDays * dayMs;
       if (ageMs < limitMs) keep(backup, 'safety', backup.time.getTime() + limitMs);
-      else if (!reasons.has(backup.id)) removeReason.set(backup.id, `safety backup older than ${policy.safetyRetentionDays} days`);
+      else if (!reasons.has(backup.id))
+        removeReason.set(backup.id, `safety backup older than ${policy.safetyRetentionDays} days`);
     } else if (backup.status === 'failed' || backup.status === 'cancelled') {
       const limitMs = policy.failedRetentionDays * dayMs;
       if (ageMs < limitMs) keep(backup, 'recent failure', backup.time.getTime() + limitMs);
-      else if (!reasons.has(backup.id)) removeReason.set(backup.id, `${backup.status} more than ${policy.failedRetentionDays} days ago`);
+      else if (!reasons.has(backup.id))
+        removeReason.set(backup.id, `${backup.status} more than ${policy.failedRetentionDays} days ago`);
     } else if (!reasons.has(backup.id)) {
       removeReason.set(backup.id, 'no tier keeps it');
     }
   }
 
   if (policy.maxTotalBytes !== null) {
-    const guarded = (id: string) => reasons.get(id)?.some((r) => r === 'protected' || r === 'running' || r === 'newest');
-    let total = sorted.filter((b) => reasons.has(b.id) && b.status === 'completed').reduce((sum, b) => sum + b.sizeBytes, 0);
+    const guarded = (id: string) =>
+      reasons.get(id)?.some((r) => r === 'protected' || r === 'running' || r === 'newest');
+    let total = sorted
+      .filter((b) => reasons.has(b.id) && b.status === 'completed')
+      .reduce((sum, b) => sum + b.sizeBytes, 0);
     for (let i = sorted.length - 1; i >= 0 && total > policy.maxTotalBytes; i--) {
       const backup = sorted[i]!;
       if (!reasons.has(backup.id) || backup.status !== 'completed' || guarded(backup.id)) continue;
@@ -211,7 +253,11 @@ export function planRetention(
         expiresAt: expiresMs === undefined || expiresMs === null ? null : new Date(expiresMs),
       });
     } else {
-      plan.remove.push({ id: backup.id, time: backup.time, reason: removeReason.get(backup.id) ?? 'no tier keeps it' });
+      plan.remove.push({
+        id: backup.id,
+        time: backup.time,
+        reason: removeReason.get(backup.id) ?? 'no tier keeps it',
+      });
     }
   }
   return plan;

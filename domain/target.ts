@@ -1,6 +1,7 @@
 // Targets: the databases Lifeboat backs up. The API's input shape and the connection-URL parsing.
 import { z } from 'zod';
 import { isValidTargetName } from './naming.ts';
+import { retentionOverridesSchema, type RetentionOverrides } from './retention.ts';
 
 const targetName = z
   .string()
@@ -31,6 +32,8 @@ export const targetInputSchema = z
     password: z.string().min(1).max(1000).optional(),
     passwordEnv: envVarName.optional(),
     documentsDir: z.string().startsWith('/', 'an absolute path').optional(),
+    /** Overrides of the global retention policy for this target. */
+    retention: retentionOverridesSchema.optional(),
   })
   .strict();
 
@@ -52,6 +55,7 @@ export interface ResolvedTargetInput {
   connection: TargetConnection;
   password: PasswordSource;
   documentsDir: string | null;
+  retention: RetentionOverrides | null;
 }
 
 export type ResolveResult =
@@ -102,6 +106,7 @@ export function resolveTargetInput(input: TargetInput): ResolveResult {
       connection: connection.data,
       password,
       documentsDir: input.documentsDir ?? null,
+      retention: input.retention ?? null,
     },
   };
 }

@@ -7,6 +7,7 @@ import { createActivities } from '../activities/index.ts';
 import type { SecretBox } from '../activities/catalog/secret-box.ts';
 import type { Storage } from '../activities/storage/index.ts';
 import { progressSignal } from '../workflows/messages.ts';
+import { ensureRetentionSchedule } from './retention-schedule.ts';
 
 export interface WorkerSettings {
   temporalAddress: string;
@@ -21,6 +22,8 @@ export interface WorkerSettings {
   readEnv: (name: string) => string | undefined;
   lifeboatVersion: string;
   progressIntervalMs?: number;
+  /** Create the daily retention schedule at start (default); tests with throwaway queues turn it off. */
+  ensureSchedules?: boolean;
   /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
   workflowBundlePath?: string;
 }
@@ -63,6 +66,8 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
         .catch(() => undefined);
     },
   });
+
+  if (settings.ensureSchedules !== false) await ensureRetentionSchedule(client, settings.taskQueue);
 
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = settings.workflowBundlePath
     ? { workflowBundle: { codePath: settings.workflowBundlePath } }

@@ -4,11 +4,13 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  log,
   proxyActivities,
   setHandler,
   TemporalFailure,
   TimeoutFailure,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
@@ -20,7 +22,12 @@ import { statusAttribute } from '../domain/search-attributes.ts';
 import { progressQuery, progressSignal } from './messages.ts';
 import { bookkeepingOptions, cleanupOptions, maxWorkerClaims, onWorkerOptions } from './options.ts';
 
-export type BackupWorkflowInput = Omit<BackupRequest, 'workflowId'>;
+/**
+ * What starts a backup. Schedules start every run with the same arguments, so a scheduled run has no
+ * backupId or startedAt of its own: the workflow makes them, deterministically, from its own start.
+ */
+export type BackupWorkflowInput = Omit<BackupRequest, 'workflowId' | 'backupId' | 'startedAt'> &
+  Partial<Pick<BackupRequest, 'backupId' | 'startedAt'>>;
 
 export interface BackupWorkflowResult {
   backupId: string;
@@ -48,6 +55,21 @@ export function describeFailure(error: unknown): { code: ErrorCode; message: str
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }
 
+/**
+ * A new backup may release older ones. A pruning problem does not undo a good backup: the daily
+ * retention schedule retries whatever is left.
+ */
+async function applyRetentionAfterBackup(targetId: string): Promise<void> {
+  try {
+    await bookkeeping.applyRetention({ targetId });
+  } catch (error) {
+    log.warn('Retention after the backup failed; the daily pass will retry it', {
+      targetId,
+      error: String(error),
+    });
+  }
+}
+
 function lostWorker(error: unknown): boolean {
   return (
     error instanceof ActivityFailure &&
@@ -57,8 +79,13 @@ function lostWorker(error: unknown): boolean {
 }
 
 export async function backupWorkflow(input: BackupWorkflowInput): Promise<BackupWorkflowResult> {
-  const { workflowId } = workflowInfo();
-  const request: BackupRequest = { ...input, workflowId };
+  const { workflowId, startTime } = workflowInfo();
+  const request: BackupRequest = {
+    ...input,
+    workflowId,
+    backupId: input.backupId ?? uuid4(),
+    startedAt: input.startedAt ?? startTime.toISOString(),
+  };
   let progress: BackupProgress = { step: 'starting', percent: 0, bytes: 0, status: 'running' };
   const enter = (step: BackupStep) => {
     progress = { ...progress, step, percent: progressPercent(step, 0), bytes: 0 };
@@ -74,31 +101,31 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
 
   try {
     const { targetName } = await bookkeeping.recordBackupStarted(request);
-    key = archiveKey(targetName, new Date(input.startedAt), input.backupId);
+    key = archiveKey(targetName, new Date(request.startedAt), request.backupId);
     for (let claim = 1; ; claim++) {
       workerQueue = await bookkeeping.claimWorker();
       const onWorker = proxyActivities<Activities>({ ...onWorkerOptions, taskQueue: workerQueue });
       try {
         enter('dump');
         const dump = await onWorker.dumpDatabase({
-          backupId: input.backupId,
+          backupId: request.backupId,
           workflowId,
           targetId: input.targetId,
         });
         enter('archive');
         const archive = await onWorker.buildArchive({
-          backupId: input.backupId,
+          backupId: request.backupId,
           workflowId,
           targetName,
           trigger: input.trigger,
           tags: input.tags,
-          startedAt: input.startedAt,
+          startedAt: request.startedAt,
         });
         enter('upload');
-        const stored = await onWorker.uploadArchive({ backupId: input.backupId, workflowId, ...archive });
+        const stored = await onWorker.uploadArchive({ backupId: request.backupId, workflowId, ...archive });
         enter('record');
         await bookkeeping.recordBackupCompleted({
-          backupId: input.backupId,
+          backupId: request.backupId,
           key: archive.key,
           storageUrl: stored.storageUrl,
           sizeBytes: archive.sizeBytes,
@@ -110,8 +137,9 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
         });
         progress = { step: 'done', percent: 100, bytes: archive.sizeBytes, status: 'completed' };
         upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
+        await applyRetentionAfterBackup(input.targetId);
         return {
-          backupId: input.backupId,
+          backupId: request.backupId,
           status: 'completed',
           storageUrl: stored.storageUrl,
           key: archive.key,
@@ -132,7 +160,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
     await CancellationScope.nonCancellable(async () => {
       if (key) await bookkeeping.discardStoredArchive({ key });
       await bookkeeping.recordBackupEnded({
-        backupId: input.backupId,
+        backupId: request.backupId,
         status: cancelled ? 'cancelled' : 'failed',
         errorCode: failure.code,
         errorMessage: failure.message,
@@ -150,7 +178,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
     if (workerQueue) {
       const cleanup = proxyActivities<Activities>({ ...cleanupOptions, taskQueue: workerQueue });
       await CancellationScope.nonCancellable(() =>
-        cleanup.discardWorkDir({ backupId: input.backupId }).catch(() => undefined),
+        cleanup.discardWorkDir({ backupId: request.backupId }).catch(() => undefined),
       );
     }
   }

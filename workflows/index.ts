@@ -1,2 +1,3 @@
 // Every workflow the worker registers.
 export { backupWorkflow } from './backup.ts';
+export { retentionSweepWorkflow } from './retention.ts';

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { LifeboatError } from '../../domain/errors.ts';
+import type { RetentionOverrides } from '../../domain/retention.ts';
 import type { PasswordSource, ResolvedTargetInput, TargetConnection } from '../../domain/target.ts';
 import type { SecretBox } from './secret-box.ts';
 
@@ -13,6 +14,7 @@ export interface Target {
   passwordSource: 'none' | 'stored' | 'env';
   passwordEnv: string | null;
   documentsDir: string | null;
+  retention: RetentionOverrides | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -28,6 +30,7 @@ interface TargetRow {
   password_ciphertext: string | null;
   password_env: string | null;
   documents_dir: string | null;
+  retention_policy: RetentionOverrides | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -41,6 +44,7 @@ function toTarget(row: TargetRow): Target {
     passwordSource: row.password_ciphertext ? 'stored' : row.password_env ? 'env' : 'none',
     passwordEnv: row.password_env,
     documentsDir: row.documents_dir,
+    retention: row.retention_policy,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -64,8 +68,9 @@ export async function createTarget(db: pg.Pool, box: SecretBox, input: ResolvedT
   const { host, port, database, username } = input.connection;
   try {
     const { rows } = await db.query<TargetRow>(
-      `insert into targets (id, name, description, host, port, database_name, username, password_ciphertext, password_env, documents_dir)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *`,
+      `insert into targets (id, name, description, host, port, database_name, username, password_ciphertext, password_env,
+         documents_dir, retention_policy)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *`,
       [
         randomUUID(),
         input.name,
@@ -77,6 +82,7 @@ export async function createTarget(db: pg.Pool, box: SecretBox, input: ResolvedT
         ciphertext,
         env,
         input.documentsDir,
+        input.retention === null ? null : JSON.stringify(input.retention),
       ],
     );
     return toTarget(rows[0]!);
@@ -99,7 +105,7 @@ export async function updateTarget(
       `update targets set name = $2, description = $3, host = $4, port = $5, database_name = $6, username = $7,
          password_ciphertext = case when $11 then password_ciphertext else $8 end,
          password_env = case when $11 then password_env else $9 end,
-         documents_dir = $10, updated_at = now()
+         documents_dir = $10, retention_policy = $12, updated_at = now()
        where id = $1 returning *`,
       [
         id,
@@ -113,6 +119,7 @@ export async function updateTarget(
         env,
         input.documentsDir,
         keepPassword,
+        input.retention === null ? null : JSON.stringify(input.retention),
       ],
     );
     if (!rows[0]) throw new LifeboatError('NOT_FOUND', `No target with id ${id}.`);

@@ -32,7 +32,7 @@ function resolveOrThrow(input: TargetInput) {
 export function targetRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const body = {
-    content: { 'application/json': { schema: targetInputSchema.openapi('TargetInput') } },
+    content: { 'application/json': { schema: targetInputSchema } },
     required: true,
   };
 

@@ -108,6 +108,7 @@ export async function startTestWorker(options: {
     readEnv: (name) => process.env[name],
     lifeboatVersion: 'test',
     progressIntervalMs: 500,
+    ensureSchedules: false,
     workflowBundlePath: stack().workflowBundlePath,
   });
   const running = workers.run();

@@ -16,6 +16,7 @@ describe('resolveTargetInput', () => {
         connection: { host: 'db.internal', port: 6432, database: 'shop', username: 'app@corp' },
         password: { kind: 'inline', password: 'p:ss' },
         documentsDir: null,
+        retention: null,
       },
     });
   });

@@ -1,0 +1,256 @@
+// Backup schedules as Temporal Schedules: the one source of truth, also steerable with `temporal schedule`.
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  type ScheduleDescription,
+  type ScheduleOptionsStartWorkflowAction,
+} from '@temporalio/client';
+import type pg from 'pg';
+import type { ScheduleDefinition } from '../activities/backup.ts';
+import type { Target } from '../activities/catalog/targets.ts';
+import { LifeboatError } from '../domain/errors.ts';
+import { scheduleCron, scheduleId, scheduleIdPrefix, type ScheduleInput } from '../domain/schedule.ts';
+import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
+import type { backupWorkflow, BackupWorkflowInput } from '../workflows/backup.ts';
+import type { ApiDeps } from './context.ts';
+
+/** A missed run is still taken if the service was down for less than this. */
+export const catchupWindowMs = 60 * 60 * 1000;
+
+export interface ScheduleView {
+  id: string;
+  name: string;
+  description: string | null;
+  target: { id: string; name: string };
+  frequency: string | null;
+  cron: string;
+  timeZone: string;
+  options: { tags: string[]; format: 'custom' };
+  enabled: boolean;
+  note: string | null;
+  nextRunTimes: string[];
+  recentRuns: {
+    workflowId: string;
+    scheduledAt: string;
+    startedAt: string;
+    status: string;
+    errorCode: string | null;
+  }[];
+  consecutiveFailures: number;
+  lastSuccessAt: string | null;
+  actionsTaken: number;
+  createdAt: string;
+  updatedAt: string | null;
+}
+
+function definitionOf(input: BackupWorkflowInput | undefined): ScheduleDefinition | undefined {
+  return input?.schedule;
+}
+
+function actionFor(
+  deps: ApiDeps,
+  target: Target,
+  input: ScheduleInput,
+): ScheduleOptionsStartWorkflowAction<typeof backupWorkflow> {
+  const definition: ScheduleDefinition = {
+    name: input.name,
+    description: input.description ?? null,
+    targetName: target.name,
+    frequency: input.frequency ?? null,
+    cron: scheduleCron(input),
+  };
+  return {
+    type: 'startWorkflow',
+    workflowType: 'backupWorkflow',
+    taskQueue: deps.taskQueue,
+    workflowId: `backup/${target.name}/scheduled-${input.name}`,
+    args: [
+      {
+        targetId: target.id,
+        trigger: 'scheduled',
+        requestedBy: `schedule:${input.name}`,
+        displayName: input.name,
+        description: input.description ?? null,
+        tags: input.options.tags,
+        protected: false,
+        schedule: definition,
+      },
+    ],
+    typedSearchAttributes: [
+      { key: targetAttribute, value: target.name },
+      { key: triggerAttribute, value: 'scheduled' },
+      { key: statusAttribute, value: 'running' },
+    ],
+    staticSummary: `Scheduled backup of ${target.name} (${input.name})`,
+  };
+}
+
+function notFound(name: string): LifeboatError {
+  return new LifeboatError('NOT_FOUND', `No backup schedule "${name}".`);
+}
+
+/** Accepts the schedule's name or its Temporal id. */
+function idOf(nameOrId: string): string {
+  return nameOrId.startsWith(scheduleIdPrefix) ? nameOrId : scheduleId(nameOrId);
+}
+
+async function describe(deps: ApiDeps, nameOrId: string): Promise<ScheduleDescription> {
+  try {
+    return await deps.temporal.schedule.getHandle(idOf(nameOrId)).describe();
+  } catch (error) {
+    if (error instanceof ScheduleNotFoundError) throw notFound(nameOrId);
+    throw error;
+  }
+}
+
+async function view(db: pg.Pool, description: ScheduleDescription): Promise<ScheduleView> {
+  const input = description.action.args?.[0] as BackupWorkflowInput | undefined;
+  const definition = definitionOf(input);
+  if (!input || !definition) {
+    throw new LifeboatError('CONFLICT', `Schedule ${description.scheduleId} was not made by Lifeboat.`);
+  }
+  const recent = [...description.info.recentActions].sort(
+    (a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime(),
+  );
+  const workflowIds = recent.map((run) => run.action.workflow.workflowId);
+  const { rows } = await db.query<{ workflow_id: string; status: string; error_code: string | null }>(
+    'select workflow_id, status, error_code from backups where workflow_id = any($1)',
+    [workflowIds],
+  );
+  const outcomes = new Map(rows.map((row) => [row.workflow_id, row]));
+  const recentRuns = recent.map((run) => {
+    const outcome = outcomes.get(run.action.workflow.workflowId);
+    return {
+      workflowId: run.action.workflow.workflowId,
+      scheduledAt: run.scheduledAt.toISOString(),
+      startedAt: run.takenAt.toISOString(),
+      status: outcome?.status ?? 'running',
+      errorCode: outcome?.error_code ?? null,
+    };
+  });
+  let consecutiveFailures = 0;
+  for (const run of recentRuns) {
+    if (run.status === 'running') continue;
+    if (run.status !== 'failed') break;
+    consecutiveFailures++;
+  }
+  const success = await db.query<{ at: Date | null }>(
+    `select max(finished_at) as at from backups where requested_by = $1 and status = 'completed'`,
+    [`schedule:${definition.name}`],
+  );
+  return {
+    id: description.scheduleId,
+    name: definition.name,
+    description: definition.description,
+    target: { id: input.targetId, name: definition.targetName },
+    frequency: definition.frequency,
+    cron: definition.cron,
+    timeZone: description.spec.timezone ?? 'UTC',
+    options: { tags: input.tags, format: 'custom' },
+    enabled: !description.state.paused,
+    note: description.state.note || null,
+    nextRunTimes: description.info.nextActionTimes.map((time) => time.toISOString()),
+    recentRuns,
+    consecutiveFailures,
+    lastSuccessAt: success.rows[0]?.at?.toISOString() ?? null,
+    actionsTaken: description.info.numActionsTaken,
+    createdAt: description.info.createdAt.toISOString(),
+    updatedAt: description.info.lastUpdatedAt?.toISOString() ?? null,
+  };
+}
+
+/** Temporal's own refusal of a spec (say, a cron it cannot read) is the caller's input error. */
+function specError(error: unknown): never {
+  const message = (error as Error).message ?? String(error);
+  if (/invalid|cron|time ?zone|spec/i.test(message) && !(error instanceof LifeboatError)) {
+    throw new LifeboatError('VALIDATION_FAILED', `Temporal refused the schedule: ${message}`, {
+      field: 'cron',
+    });
+  }
+  throw error;
+}
+
+export async function createSchedule(deps: ApiDeps, target: Target, input: ScheduleInput, timeZone: string) {
+  try {
+    await deps.temporal.schedule.create({
+      scheduleId: scheduleId(input.name),
+      spec: { cronExpressions: [scheduleCron(input)], timezone: timeZone },
+      action: actionFor(deps, target, input),
+      policies: { overlap: 'SKIP', catchupWindow: catchupWindowMs, pauseOnFailure: false },
+      state: { paused: !input.enabled, note: input.enabled ? 'created' : 'created disabled' },
+      memo: { lifeboat: 'backup-schedule' },
+    });
+  } catch (error) {
+    if (error instanceof ScheduleAlreadyRunning) {
+      throw new LifeboatError('CONFLICT', `A schedule named "${input.name}" already exists.`, {
+        field: 'name',
+      });
+    }
+    specError(error);
+  }
+  return getSchedule(deps, input.name);
+}
+
+export async function getSchedule(deps: ApiDeps, nameOrId: string): Promise<ScheduleView> {
+  return view(deps.db, await describe(deps, nameOrId));
+}
+
+export async function listSchedules(deps: ApiDeps): Promise<ScheduleView[]> {
+  const views: ScheduleView[] = [];
+  for await (const summary of deps.temporal.schedule.list()) {
+    if (!summary.scheduleId.startsWith(scheduleIdPrefix)) continue;
+    try {
+      views.push(await getSchedule(deps, summary.scheduleId));
+    } catch (error) {
+      // Listing is eventually consistent: a schedule deleted a moment ago may still be listed.
+      if (!(error instanceof LifeboatError && error.code === 'NOT_FOUND')) throw error;
+    }
+  }
+  return views.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export async function updateSchedule(
+  deps: ApiDeps,
+  nameOrId: string,
+  target: Target,
+  input: ScheduleInput,
+  timeZone: string,
+): Promise<ScheduleView> {
+  const current = await getSchedule(deps, nameOrId);
+  if (input.name !== current.name) {
+    throw new LifeboatError('VALIDATION_FAILED', 'A schedule cannot be renamed; create a new one instead.', {
+      field: 'name',
+    });
+  }
+  try {
+    await deps.temporal.schedule.getHandle(current.id).update((previous) => ({
+      spec: { cronExpressions: [scheduleCron(input)], timezone: timeZone },
+      action: actionFor(deps, target, input),
+      policies: { overlap: 'SKIP', catchupWindow: catchupWindowMs, pauseOnFailure: false },
+      state: { paused: !input.enabled, note: previous.state.note ?? '' },
+    }));
+  } catch (error) {
+    specError(error);
+  }
+  return getSchedule(deps, current.id);
+}
+
+export async function setScheduleEnabled(deps: ApiDeps, nameOrId: string, enabled: boolean, note: string) {
+  const current = await getSchedule(deps, nameOrId);
+  const handle = deps.temporal.schedule.getHandle(current.id);
+  if (enabled) await handle.unpause(note);
+  else await handle.pause(note);
+  return getSchedule(deps, current.id);
+}
+
+/** Runs the schedule's backup now; if one is running, the new run starts when it ends. */
+export async function triggerSchedule(deps: ApiDeps, nameOrId: string): Promise<ScheduleView> {
+  const current = await getSchedule(deps, nameOrId);
+  await deps.temporal.schedule.getHandle(current.id).trigger('BUFFER_ONE');
+  return current;
+}
+
+export async function deleteSchedule(deps: ApiDeps, nameOrId: string): Promise<void> {
+  const current = await getSchedule(deps, nameOrId);
+  await deps.temporal.schedule.getHandle(current.id).delete();
+}
