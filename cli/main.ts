@@ -5,6 +5,7 @@ import { openCatalog } from '../config/catalog.ts';
 import { loadClientEnv, loadEnv, loadLocalEnvFile } from '../config/env.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { createApiClient } from './api-client.ts';
+import { planFromText } from './retention-plan.ts';
 
 const usage = `Usage: lifeboat <command> [options]
 
@@ -13,6 +14,12 @@ Catalog commands (need LIFEBOAT_DATABASE_URL):
   token list                                             list tokens (never their values)
   token revoke --name NAME                               revoke a token
   migrate                                                bring the catalog schema up to date
+
+Offline:
+  retention plan [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N]
+                 [--keep-monthly N] [--keep-yearly N] [--keep-within 1y5m7d2h] [--timezone ZONE]
+                                                         read ISO-8601 times from stdin, print what a
+                                                         policy keeps (with reasons) and removes, as JSON
 
 API commands (need LIFEBOAT_API_URL and LIFEBOAT_TOKEN):
   targets                                                list targets
@@ -74,6 +81,14 @@ async function followBackup(api: ReturnType<typeof createApiClient>, id: string)
   }
 }
 
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY)
+    process.stderr.write('Reading timestamps from stdin, one per line; end with Ctrl-D.\n');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(argv: string[]): Promise<void> {
   loadLocalEnvFile();
   const { values, positionals } = parseArgs({
@@ -90,6 +105,14 @@ async function main(argv: string[]): Promise<void> {
       status: { type: 'string' },
       limit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      'keep-last': { type: 'string' },
+      'keep-hourly': { type: 'string' },
+      'keep-daily': { type: 'string' },
+      'keep-weekly': { type: 'string' },
+      'keep-monthly': { type: 'string' },
+      'keep-yearly': { type: 'string' },
+      'keep-within': { type: 'string' },
+      timezone: { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -102,7 +125,26 @@ async function main(argv: string[]): Promise<void> {
     return createApiClient(env.LIFEBOAT_API_URL, env.LIFEBOAT_TOKEN);
   };
 
-  switch (`${command}${sub && command === 'token' ? ` ${sub}` : ''}`) {
+  switch (`${command}${sub && (command === 'token' || command === 'retention') ? ` ${sub}` : ''}`) {
+    case 'retention plan': {
+      const input = await readStdin();
+      const output = planFromText(
+        input,
+        {
+          keepLast: text(values, 'keep-last'),
+          keepHourly: text(values, 'keep-hourly'),
+          keepDaily: text(values, 'keep-daily'),
+          keepWeekly: text(values, 'keep-weekly'),
+          keepMonthly: text(values, 'keep-monthly'),
+          keepYearly: text(values, 'keep-yearly'),
+          keepWithin: text(values, 'keep-within'),
+          timezone: text(values, 'timezone'),
+        },
+        new Date(),
+      );
+      console.log(JSON.stringify(output));
+      return;
+    }
     case 'token create': {
       const role = required(values, 'role');
       if (!(roles as readonly string[]).includes(role)) {
