@@ -1,5 +1,6 @@
 // Backup schedules as Temporal Schedules: the one source of truth, also steerable with `temporal schedule`.
 import {
+  type Client,
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   type ScheduleDescription,
@@ -103,7 +104,17 @@ async function describe(deps: ApiDeps, nameOrId: string): Promise<ScheduleDescri
   }
 }
 
-async function view(db: pg.Pool, description: ScheduleDescription): Promise<ScheduleView> {
+/** For a run the catalog no longer lists (retention removed it, or it has not started yet). */
+async function workflowStatus(temporal: Client, workflowId: string): Promise<string> {
+  try {
+    const status = (await temporal.workflow.getHandle(workflowId).describe()).status.name;
+    return status === 'COMPLETED' ? 'completed' : status.toLowerCase();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function view(db: pg.Pool, temporal: Client, description: ScheduleDescription): Promise<ScheduleView> {
   const input = description.action.args?.[0] as BackupWorkflowInput | undefined;
   const definition = definitionOf(input);
   if (!input || !definition) {
@@ -118,16 +129,18 @@ async function view(db: pg.Pool, description: ScheduleDescription): Promise<Sche
     [workflowIds],
   );
   const outcomes = new Map(rows.map((row) => [row.workflow_id, row]));
-  const recentRuns = recent.map((run) => {
-    const outcome = outcomes.get(run.action.workflow.workflowId);
-    return {
-      workflowId: run.action.workflow.workflowId,
-      scheduledAt: run.scheduledAt.toISOString(),
-      startedAt: run.takenAt.toISOString(),
-      status: outcome?.status ?? 'running',
-      errorCode: outcome?.error_code ?? null,
-    };
-  });
+  const recentRuns = await Promise.all(
+    recent.map(async (run) => {
+      const outcome = outcomes.get(run.action.workflow.workflowId);
+      return {
+        workflowId: run.action.workflow.workflowId,
+        scheduledAt: run.scheduledAt.toISOString(),
+        startedAt: run.takenAt.toISOString(),
+        status: outcome?.status ?? (await workflowStatus(temporal, run.action.workflow.workflowId)),
+        errorCode: outcome?.error_code ?? null,
+      };
+    }),
+  );
   let consecutiveFailures = 0;
   for (const run of recentRuns) {
     if (run.status === 'running') continue;
@@ -192,7 +205,7 @@ export async function createSchedule(deps: ApiDeps, target: Target, input: Sched
 }
 
 export async function getSchedule(deps: ApiDeps, nameOrId: string): Promise<ScheduleView> {
-  return view(deps.db, await describe(deps, nameOrId));
+  return view(deps.db, deps.temporal, await describe(deps, nameOrId));
 }
 
 export async function listSchedules(deps: ApiDeps): Promise<ScheduleView[]> {
@@ -243,10 +256,14 @@ export async function setScheduleEnabled(deps: ApiDeps, nameOrId: string, enable
   return getSchedule(deps, current.id);
 }
 
-/** Runs the schedule's backup now; if one is running, the new run starts when it ends. */
+/**
+ * Runs the schedule's backup now, under the schedule's own overlap policy (skip): a trigger while a
+ * run is in progress is dropped rather than queued. (With BUFFER_ONE or ALLOW_ALL, the Temporal 1.29.1
+ * dev server's schedule stopped answering describe calls (DEADLINE_EXCEEDED) after such a trigger.)
+ */
 export async function triggerSchedule(deps: ApiDeps, nameOrId: string): Promise<ScheduleView> {
   const current = await getSchedule(deps, nameOrId);
-  await deps.temporal.schedule.getHandle(current.id).trigger('BUFFER_ONE');
+  await deps.temporal.schedule.getHandle(current.id).trigger();
   return current;
 }
 
