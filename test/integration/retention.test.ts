@@ -1,0 +1,221 @@
+// Retention against real storage and catalog: exactly the planned backups go, the rest stay intact, and
+// a deletion that fails leaves the backup listed and marked until a later pass removes it.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getBackup, listBackups } from '../../activities/catalog/backups.ts';
+import { createRetentionActivities } from '../../activities/retention.ts';
+import type { Storage } from '../../activities/storage/index.ts';
+import { LifeboatError } from '../../domain/errors.ts';
+import { retentionSweepWorkflow } from '../../workflows/retention.ts';
+import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
+import {
+  catalogPool,
+  createDatabase,
+  scratchDir,
+  stack,
+  startTestWorker,
+  temporalClient,
+  type TestWorker,
+} from '../harness/stack.ts';
+
+let db: pg.Pool;
+let worker: TestWorker;
+let client: Client;
+let api: TestApi;
+let storageDir: string;
+
+beforeAll(async () => {
+  db = catalogPool();
+  storageDir = scratchDir('storage');
+  worker = await startTestWorker({ db, storageDir });
+  client = await temporalClient();
+  api = await createTestApi(db, client, worker);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await client?.connection.close();
+  await db?.end();
+});
+
+async function createTarget(retention: Record<string, unknown>) {
+  const database = await createDatabase('ret');
+  const s = stack();
+  const { status, body } = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
+    body: {
+      name: `ret-${database.slice(-8)}`,
+      host: '127.0.0.1',
+      port: s.pgPort,
+      database,
+      username: s.pgSuperuser,
+      password: s.pgPassword,
+      retention,
+    },
+  });
+  expect(status).toBe(201);
+  return body;
+}
+
+async function backupNow(target: string): Promise<string> {
+  const { body } = await api.json<{ backupId: string }>('POST', '/api/admin/backups', { body: { target } });
+  await eventually(
+    async () => ((await getBackup(db, body.backupId)).status === 'completed' ? true : undefined),
+    60_000,
+    'backup',
+  );
+  return body.backupId;
+}
+
+const keepEverything = {
+  keepLast: -1,
+  keepHourly: 0,
+  keepDaily: 0,
+  keepWeekly: 0,
+  keepMonthly: 0,
+  keepYearly: 0,
+};
+const keepTwo = { ...keepEverything, keepLast: 2 };
+
+describe('retention', () => {
+  it('removes exactly the planned archives from storage and catalog and leaves the rest intact', async () => {
+    const target = await createTarget(keepEverything);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await backupNow(target.name));
+    const protectedId = ids[0]!;
+    await db.query('update backups set protected = true where id = $1', [protectedId]);
+
+    const put = await api.json('PUT', `/api/admin/targets/${target.id}`, {
+      body: {
+        name: target.name,
+        host: '127.0.0.1',
+        port: stack().pgPort,
+        database: await getTargetDatabase(target.id),
+        username: stack().pgSuperuser,
+        retention: keepTwo,
+      },
+    });
+    expect(put.status).toBe(200);
+
+    const preview = await api.json<{ keep: { id: string; reasons: string[] }[]; remove: { id: string }[] }>(
+      'POST',
+      '/api/admin/backups/retention/preview',
+      { token: api.tokens.operator, body: { target: target.name } },
+    );
+    expect(preview.status).toBe(200);
+    // Newest first: ids[3] and ids[2] fill keepLast 2; ids[0] is protected; ids[1] goes.
+    expect(preview.body.remove.map((r) => r.id)).toEqual([ids[1]]);
+    expect(preview.body.keep.map((k) => k.id)).toEqual([ids[3], ids[2], ids[0]]);
+
+    const before = new Map<string, { key: string; sha256: string }>();
+    for (const id of ids) {
+      const row = await getBackup(db, id);
+      before.set(id, { key: row.storageKey!, sha256: row.sha256! });
+    }
+    const result = await client.workflow.execute(retentionSweepWorkflow, {
+      taskQueue: worker.taskQueue,
+      workflowId: `retention-test-${target.name}`,
+    });
+    expect(result.targets.find((t) => t.targetId === target.id)).toMatchObject({ removed: 1, failed: [] });
+
+    const gone = before.get(ids[1]!)!;
+    expect(existsSync(path.join(storageDir, gone.key))).toBe(false);
+    expect(existsSync(path.join(storageDir, `${gone.key}.manifest.json`))).toBe(false);
+    expect(existsSync(path.join(storageDir, `${gone.key}.md5`))).toBe(false);
+    const remaining = await listBackups(db, { target: target.name, limit: 10, offset: 0 });
+    expect(remaining.items.map((b) => b.id).sort()).toEqual([ids[0], ids[2], ids[3]].sort());
+    for (const id of [ids[0]!, ids[2]!, ids[3]!]) {
+      const { key, sha256 } = before.get(id)!;
+      expect(
+        createHash('sha256')
+          .update(readFileSync(path.join(storageDir, key)))
+          .digest('hex'),
+      ).toBe(sha256);
+    }
+    const detail = await api.json<{ categories: string[]; expiresAt: string | null }>(
+      'GET',
+      `/api/admin/backups/${ids[3]}`,
+    );
+    expect(detail.body.categories).toEqual(['last', 'newest']);
+    expect(
+      (await api.json<{ categories: string[] }>('GET', `/api/admin/backups/${protectedId}`)).body.categories,
+    ).toEqual(['protected']);
+  });
+
+  it('leaves a backup whose deletion fails listed and marked, and removes it on a later pass', async () => {
+    const target = await createTarget(keepEverything);
+    const older = await backupNow(target.name);
+    const newer = await backupNow(target.name);
+    await db.query('update targets set retention_policy = $2 where id = $1', [
+      target.id,
+      JSON.stringify({ ...keepEverything, keepLast: 1 }),
+    ]);
+
+    const broken: Storage = {
+      ...worker.storage,
+      url: worker.storage.url,
+      delete: () => Promise.reject(new LifeboatError('STORAGE_UNAVAILABLE', 'storage is down for the test')),
+    };
+    const failing = await createRetentionActivities({ db, storage: broken }).applyRetention({
+      targetId: target.id,
+    });
+    expect(failing).toMatchObject({ removed: 0, failed: [{ id: older }] });
+    const marked = await getBackup(db, older);
+    expect(marked).toMatchObject({ status: 'completed', deletionError: 'storage is down for the test' });
+    expect(existsSync(path.join(storageDir, marked.storageKey!))).toBe(true);
+
+    const retried = await createRetentionActivities({ db, storage: worker.storage }).applyRetention({
+      targetId: target.id,
+    });
+    expect(retried).toMatchObject({ removed: 1, failed: [] });
+    expect(
+      (await listBackups(db, { target: target.name, limit: 10, offset: 0 })).items.map((b) => b.id),
+    ).toEqual([newer]);
+    expect(existsSync(path.join(storageDir, marked.storageKey!))).toBe(false);
+  });
+
+  it('keeps global settings validated and audited', async () => {
+    const defaults = await api.json<{ retention: Record<string, unknown> }>(
+      'GET',
+      '/api/admin/backups/settings',
+      { token: api.tokens.viewer },
+    );
+    expect(defaults.body.retention).toMatchObject({
+      keepHourly: 8,
+      keepDaily: 7,
+      keepWeekly: 4,
+      keepMonthly: 12,
+      timeZone: 'UTC',
+    });
+    const bad = await api.json<{ error: { code: string; details: { field: string } } }>(
+      'PUT',
+      '/api/admin/backups/settings',
+      {
+        body: { retention: { keepDaily: -5 } },
+      },
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.field).toBe('retention.keepDaily');
+    const forbidden = await api.json('PUT', '/api/admin/backups/settings', {
+      token: api.tokens.operator,
+      body: {},
+    });
+    expect(forbidden.status).toBe(403);
+    const { rows } = await db.query<{ status: number }>(
+      `select status from audit_log where path = '/api/admin/backups/settings' and actor like '%-' || $1 order by id desc limit 2`,
+      [worker.taskQueue.slice(-12)],
+    );
+    expect(rows.map((r) => r.status)).toEqual([403, 400]);
+  });
+});
+
+async function getTargetDatabase(id: string): Promise<string> {
+  const { rows } = await db.query<{ database_name: string }>(
+    'select database_name from targets where id = $1',
+    [id],
+  );
+  return rows[0]!.database_name;
+}
