@@ -1,7 +1,6 @@
 // The backup activities: dump, archive, upload on the worker that holds the files; catalog records anywhere.
 import { Context } from '@temporalio/activity';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
@@ -23,6 +22,7 @@ import { getTarget, targetPassword } from './catalog/targets.ts';
 import { endSessions, findPgClients, inspectServer, runPgDump, type ServerInfo } from './postgres.ts';
 import type { Storage } from './storage/index.ts';
 import { removeBackupObjects } from './storage/backup-objects.ts';
+import { putLocalFile } from './storage/storage.ts';
 import { Readable } from 'node:stream';
 
 export interface BackupDeps {
@@ -309,18 +309,16 @@ export function createBackupActivities(deps: BackupDeps) {
       const stopPulse = startPulse(deps, request.workflowId, () => ({
         step: 'upload' as const,
         bytes: sent,
-        percent: progressPercent('upload', sent / Math.max(1, 2 * request.sizeBytes)),
+        percent: progressPercent('upload', sent / Math.max(1, request.sizeBytes)),
       }));
       try {
-        const source = createReadStream(request.archiveFile, { highWaterMark: 1024 * 1024 });
-        await deps.storage.put(
-          request.key,
-          countBytes(source, (bytes) => {
+        await putLocalFile(deps.storage, request.key, request.archiveFile);
+        // Never trust the write: read the stored object back and compare size and sha256.
+        const readBack = await digestStream(
+          countBytes(await deps.storage.get(request.key), (bytes) => {
             sent = bytes;
           }),
         );
-        const readBack = await digestStream(await deps.storage.get(request.key));
-        sent += readBack.sizeBytes;
         if (readBack.sizeBytes !== request.sizeBytes || readBack.sha256 !== request.sha256) {
           await deps.storage.delete(request.key);
           // Retryable on purpose: a fresh upload of the intact local archive can succeed.

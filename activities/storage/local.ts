@@ -1,7 +1,7 @@
 // Local-directory storage: objects are files under a root, written to a temporary name and renamed.
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../domain/errors.ts';
@@ -44,6 +44,34 @@ export function createLocalStorage(root: string): Storage {
         await pipeline(body, createWriteStream(temporary, { mode: 0o600 }));
         const handle = await open(temporary, 'r');
         try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rename(temporary, file);
+        return { key, sizeBytes: (await stat(file)).size };
+      } catch (error) {
+        await rm(temporary, { force: true });
+        return storageError(error, `write ${key}`);
+      }
+    },
+
+    async putFile(key, source) {
+      const file = resolve(key);
+      const temporary = path.join(
+        path.dirname(file),
+        `.${path.basename(file)}${partialMarker}${randomUUID()}`,
+      );
+      try {
+        await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+        // A hard link stores the file without copying a byte when scratch and storage share a disk.
+        await link(source, temporary).catch(async (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
+          await copyFile(source, temporary);
+        });
+        const handle = await open(temporary, 'r');
+        try {
+          await handle.chmod(0o600);
           await handle.sync();
         } finally {
           await handle.close();

@@ -1,4 +1,5 @@
 // The one interface every backup destination implements; each method states its contract.
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 export interface StoredObject {
@@ -15,6 +16,12 @@ export interface Storage {
    * previous object or none, never a partial one; if it rejects, nothing new is visible under `key`.
    */
   put(key: string, body: Readable): Promise<StoredObject>;
+
+  /**
+   * Optional: `put` from a local file that the caller will neither change nor reuse. Same contract as
+   * `put`; a backend may link the file instead of copying it.
+   */
+  putFile?(key: string, file: string): Promise<StoredObject>;
 
   /** Streams the object's bytes. Rejects with NOT_FOUND when there is no object under `key`. */
   get(key: string): Promise<Readable>;
@@ -33,4 +40,10 @@ export interface Storage {
 export function isValidKey(key: string): boolean {
   if (!key || key.startsWith('/') || key.includes('\\') || key.includes('\0')) return false;
   return key.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
+
+/** Stores a local file with the backend's fastest way, or as a stream when it has none. */
+export function putLocalFile(storage: Storage, key: string, file: string): Promise<StoredObject> {
+  if (storage.putFile) return storage.putFile(key, file);
+  return storage.put(key, createReadStream(file, { highWaterMark: 1024 * 1024 }));
 }

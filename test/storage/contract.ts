@@ -2,7 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Storage } from '../../activities/storage/storage.ts';
+import { putLocalFile, type Storage } from '../../activities/storage/storage.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { LifeboatError } from '../../domain/errors.ts';
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -38,6 +41,21 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         key: 't/a/archive.tar',
         sizeBytes: body.length,
       });
+    });
+
+    it('stores a local file through putLocalFile, and the file can go afterwards', async () => {
+      const storage = await open();
+      const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-contract-'));
+      const file = path.join(dir, 'archive.tar');
+      const body = randomBytes(2 * 1024 * 1024 + 3);
+      writeFileSync(file, body);
+      expect(await putLocalFile(storage, 'f/archive.tar', file)).toEqual({
+        key: 'f/archive.tar',
+        sizeBytes: body.length,
+      });
+      rmSync(dir, { recursive: true });
+      expect((await readAll(await storage.get('f/archive.tar'))).equals(body)).toBe(true);
+      expect(await storage.list('f/')).toEqual(['f/archive.tar']);
     });
 
     it('stores an empty object', async () => {
