@@ -239,4 +239,32 @@ describe('a backup through the API', () => {
       await blocker.end();
     }
   });
+
+  it('deletes storage first and then the catalog row, refusing a protected backup unless an admin forces it', async () => {
+    const source = await createDatabase('deleting');
+    const target = await createTarget(`del-${source.slice(-8)}`, source);
+    const started = await api.json<{ backupId: string }>('POST', '/api/admin/backups', {
+      body: { target: target.name, protected: true },
+    });
+    const ended = await waitForEnd(started.body.backupId);
+    expect(ended.status).toBe('completed');
+    const archive = path.join(storageDir, ended.storageKey!);
+    expect(existsSync(archive)).toBe(true);
+    const url = `/api/admin/backups/${started.body.backupId}`;
+
+    const refused = await api.json<{ error: { code: string } }>('DELETE', url, {
+      token: api.tokens.operator,
+    });
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'PROTECTED' } } });
+    const operatorForce = await api.json<{ error: { code: string } }>('DELETE', `${url}?force=true`, {
+      token: api.tokens.operator,
+    });
+    expect(operatorForce).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+    expect(existsSync(archive)).toBe(true);
+
+    expect((await api.call('DELETE', `${url}?force=true`)).status).toBe(204);
+    expect(existsSync(archive)).toBe(false);
+    expect(existsSync(`${archive}.manifest.json`)).toBe(false);
+    expect((await api.json('GET', url)).status).toBe(404);
+  });
 });
