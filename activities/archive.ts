@@ -4,10 +4,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
+import { constants as zlibConstants, createGzip, createZstdCompress } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import { LifeboatError } from '../domain/errors.ts';
 import type { Manifest, ManifestFile } from '../domain/manifest.ts';
+import type { Compression } from '../domain/naming.ts';
 
 export interface ArchiveSource {
   /** Path inside the archive, e.g. `database/app.dump`. */
@@ -86,14 +88,27 @@ async function addFile(pack: tarStream.Pack, source: ArchiveSource): Promise<Man
   return { path: source.entryName, sizeBytes: source.sizeBytes, sha256: hash.digest('hex') };
 }
 
+/** The compressor for an archive: zstd level 3 and gzip level 6 are each format's usual default. */
+function compressor(compression: Compression): Transform {
+  if (compression === 'zstd') {
+    return createZstdCompress({
+      params: { [zlibConstants.ZSTD_c_compressionLevel]: 3, [zlibConstants.ZSTD_c_checksumFlag]: 1 },
+    });
+  }
+  if (compression === 'gzip') return createGzip({ level: 6 });
+  return new PassThrough();
+}
+
 /**
  * Writes `sources` and then manifest.json (completed with every file's sha256) as a tar to `outputFile`,
- * computing the archive's sha256 and md5 as the bytes go out. `onBytes` reports progress.
+ * compressed as asked, computing the archive's sha256 and md5 as the bytes go out. `onBytes` reports
+ * progress in archive (compressed) bytes.
  */
 export async function writeArchive(options: {
   sources: readonly ArchiveSource[];
   manifest: Omit<Manifest, 'files'>;
   outputFile: string;
+  compression: Compression;
   onBytes?: (bytes: number) => void;
 }): Promise<BuiltArchive & { manifest: Manifest }> {
   const pack = tarStream.pack();
@@ -109,7 +124,12 @@ export async function writeArchive(options: {
       callback(null, chunk);
     },
   });
-  const written = pipeline(pack, counter, createWriteStream(options.outputFile, { mode: 0o600 }));
+  const written = pipeline(
+    pack,
+    compressor(options.compression),
+    counter,
+    createWriteStream(options.outputFile, { mode: 0o600 }),
+  );
   const files: ManifestFile[] = [];
   try {
     for (const source of options.sources) files.push(await addFile(pack, source));

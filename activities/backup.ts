@@ -11,6 +11,7 @@ import {
   dumpEntryName,
   manifestSidecarKey,
   md5SidecarKey,
+  type Compression,
 } from '../domain/naming.ts';
 import { chooseClient } from '../domain/pg-version.ts';
 import type { BackupStep } from '../domain/progress.ts';
@@ -78,6 +79,7 @@ interface DumpInfo extends ServerInfo {
   dumpFinishedAt: string;
   pgDumpVersion: string;
   documentsDir: string | null;
+  compression: Compression;
 }
 
 const dumpInfoFile = 'dump-info.json';
@@ -121,7 +123,9 @@ export function createBackupActivities(deps: BackupDeps) {
 
   return {
     /** Creates the catalog row (status running) unless the API already did; returns the target's name. */
-    async recordBackupStarted(request: BackupRequest): Promise<{ targetName: string }> {
+    async recordBackupStarted(
+      request: BackupRequest,
+    ): Promise<{ targetName: string; compression: Compression }> {
       const target = await getTarget(deps.db, request.targetId);
       await insertRunningBackup(deps.db, {
         id: request.backupId,
@@ -136,7 +140,7 @@ export function createBackupActivities(deps: BackupDeps) {
         protected: request.protected,
         startedAt: request.startedAt,
       });
-      return { targetName: target.name };
+      return { targetName: target.name, compression: target.compression };
     },
 
     /** Names the task queue of the worker that runs this activity: the next steps share its disk. */
@@ -193,6 +197,7 @@ export function createBackupActivities(deps: BackupDeps) {
         dumpFinishedAt: new Date().toISOString(),
         pgDumpVersion: client.version,
         documentsDir: target.documentsDir,
+        compression: target.compression,
       };
       await writeFile(path.join(dir, dumpInfoFile), JSON.stringify(info));
       return {
@@ -240,7 +245,10 @@ export function createBackupActivities(deps: BackupDeps) {
       ];
       const totalBytes = sources.reduce((sum, source) => sum + source.sizeBytes, 0);
       const startedAt = new Date(request.startedAt);
-      const archiveFile = path.join(dir, archiveFileName(request.targetName, startedAt, request.backupId));
+      const archiveFile = path.join(
+        dir,
+        archiveFileName(request.targetName, startedAt, request.backupId, info.compression),
+      );
       let written = 0;
       const stopPulse = startPulse(deps, request.workflowId, () => ({
         step: 'archive' as const,
@@ -251,6 +259,7 @@ export function createBackupActivities(deps: BackupDeps) {
         const built = await writeArchive({
           sources,
           outputFile: archiveFile,
+          compression: info.compression,
           onBytes: (bytes) => {
             written = bytes;
           },
@@ -265,7 +274,8 @@ export function createBackupActivities(deps: BackupDeps) {
               serverVersionNum: info.serverVersionNum,
               sizeBytes: info.databaseSizeBytes,
             },
-            pgDump: { version: info.pgDumpVersion, format: 'custom' },
+            pgDump: { version: info.pgDumpVersion, format: 'custom', compression: 'none' },
+            archive: { compression: info.compression },
             trigger: request.trigger,
             startedAt: request.startedAt,
             dumpFinishedAt: info.dumpFinishedAt,
@@ -282,7 +292,7 @@ export function createBackupActivities(deps: BackupDeps) {
         await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(built.manifest, null, 2));
         return {
           archiveFile,
-          key: archiveKey(request.targetName, startedAt, request.backupId),
+          key: archiveKey(request.targetName, startedAt, request.backupId, info.compression),
           sizeBytes: built.sizeBytes,
           sha256: built.sha256,
           md5: built.md5,

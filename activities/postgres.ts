@@ -198,6 +198,8 @@ export async function runPgDump(run: DumpRun): Promise<void> {
     run.pgDumpPath,
     [
       '--format=custom',
+      // Compressed once, for the whole archive, by the worker: faster than pg_dump's zlib and as small.
+      '--compress=0',
       `--file=${run.outputFile}`,
       '--no-password',
       `--host=${connection.host}`,

@@ -36,6 +36,7 @@ export const targetSchema = z
     passwordEnv: z.string().nullable(),
     documentsDir: z.string().nullable(),
     retention: z.record(z.string(), z.unknown()).nullable(),
+    compression: z.enum(['zstd', 'gzip', 'none']),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

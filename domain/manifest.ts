@@ -27,7 +27,9 @@ export const manifestSchema = z.object({
     serverVersionNum: z.number().int(),
     sizeBytes: z.number().int().nonnegative(),
   }),
-  pgDump: z.object({ version: z.string(), format: z.enum(['custom']) }),
+  /** The dump is taken uncompressed (pg_dump -Z0) and the whole archive compressed once, like this. */
+  pgDump: z.object({ version: z.string(), format: z.enum(['custom']), compression: z.literal('none') }),
+  archive: z.object({ compression: z.enum(['zstd', 'gzip', 'none']) }),
   trigger: z.string(),
   startedAt: z.string().datetime(),
   dumpFinishedAt: z.string().datetime(),

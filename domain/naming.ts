@@ -21,14 +21,29 @@ export function backupWorkflowId(targetName: string, startedAt: Date, backupId: 
   return `backup/${targetName}/${compactUtcTimestamp(startedAt)}-${shortId(backupId)}`;
 }
 
-/** File name of the archive: `<target>_backup_YYYYMMDD_HHMMSS_<id8>.tar`. */
-export function archiveFileName(targetName: string, startedAt: Date, backupId: string): string {
-  return `${targetName}_backup_${compactUtcTimestamp(startedAt)}_${shortId(backupId)}.tar`;
+export const compressions = ['zstd', 'gzip', 'none'] as const;
+export type Compression = (typeof compressions)[number];
+
+const compressionSuffix: Record<Compression, string> = { zstd: '.tar.zst', gzip: '.tar.gz', none: '.tar' };
+
+/** File name of the archive: `<target>_backup_YYYYMMDD_HHMMSS_<id8>.tar[.zst|.gz]`. */
+export function archiveFileName(
+  targetName: string,
+  startedAt: Date,
+  backupId: string,
+  compression: Compression,
+): string {
+  return `${targetName}_backup_${compactUtcTimestamp(startedAt)}_${shortId(backupId)}${compressionSuffix[compression]}`;
 }
 
 /** Object key of the archive in storage; everything of one target lives under its name. */
-export function archiveKey(targetName: string, startedAt: Date, backupId: string): string {
-  return `${targetName}/${archiveFileName(targetName, startedAt, backupId)}`;
+export function archiveKey(
+  targetName: string,
+  startedAt: Date,
+  backupId: string,
+  compression: Compression,
+): string {
+  return `${targetName}/${archiveFileName(targetName, startedAt, backupId, compression)}`;
 }
 
 export function manifestSidecarKey(archiveObjectKey: string): string {

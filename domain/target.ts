@@ -1,6 +1,6 @@
 // Targets: the databases Lifeboat backs up. The API's input shape and the connection-URL parsing.
 import { z } from 'zod';
-import { isValidTargetName } from './naming.ts';
+import { compressions, isValidTargetName, type Compression } from './naming.ts';
 import { retentionOverridesSchema, type RetentionOverrides } from './retention.ts';
 
 const targetName = z
@@ -32,6 +32,8 @@ export const targetInputSchema = z
     password: z.string().min(1).max(1000).optional(),
     passwordEnv: envVarName.optional(),
     documentsDir: z.string().startsWith('/', 'an absolute path').optional(),
+    /** How archives are compressed; zstd unless said otherwise. */
+    compression: z.enum(compressions).optional(),
     /** Overrides of the global retention policy for this target. */
     retention: retentionOverridesSchema.optional(),
   })
@@ -56,6 +58,7 @@ export interface ResolvedTargetInput {
   password: PasswordSource;
   documentsDir: string | null;
   retention: RetentionOverrides | null;
+  compression: Compression;
 }
 
 export type ResolveResult =
@@ -107,6 +110,7 @@ export function resolveTargetInput(input: TargetInput): ResolveResult {
       password,
       documentsDir: input.documentsDir ?? null,
       retention: input.retention ?? null,
+      compression: input.compression ?? 'zstd',
     },
   };
 }

@@ -100,8 +100,8 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
   let workerQueue: string | undefined;
 
   try {
-    const { targetName } = await bookkeeping.recordBackupStarted(request);
-    key = archiveKey(targetName, new Date(request.startedAt), request.backupId);
+    const { targetName, compression } = await bookkeeping.recordBackupStarted(request);
+    key = archiveKey(targetName, new Date(request.startedAt), request.backupId, compression);
     for (let claim = 1; ; claim++) {
       workerQueue = await bookkeeping.claimWorker();
       const onWorker = proxyActivities<Activities>({ ...onWorkerOptions, taskQueue: workerQueue });

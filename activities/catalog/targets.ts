@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { LifeboatError } from '../../domain/errors.ts';
+import type { Compression } from '../../domain/naming.ts';
 import type { RetentionOverrides } from '../../domain/retention.ts';
 import type { PasswordSource, ResolvedTargetInput, TargetConnection } from '../../domain/target.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -15,6 +16,7 @@ export interface Target {
   passwordEnv: string | null;
   documentsDir: string | null;
   retention: RetentionOverrides | null;
+  compression: Compression;
   createdAt: string;
   updatedAt: string;
 }
@@ -31,6 +33,7 @@ interface TargetRow {
   password_env: string | null;
   documents_dir: string | null;
   retention_policy: RetentionOverrides | null;
+  compression: Compression;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,6 +48,7 @@ function toTarget(row: TargetRow): Target {
     passwordEnv: row.password_env,
     documentsDir: row.documents_dir,
     retention: row.retention_policy,
+    compression: row.compression,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -69,8 +73,8 @@ export async function createTarget(db: pg.Pool, box: SecretBox, input: ResolvedT
   try {
     const { rows } = await db.query<TargetRow>(
       `insert into targets (id, name, description, host, port, database_name, username, password_ciphertext, password_env,
-         documents_dir, retention_policy)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *`,
+         documents_dir, retention_policy, compression)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
       [
         randomUUID(),
         input.name,
@@ -83,6 +87,7 @@ export async function createTarget(db: pg.Pool, box: SecretBox, input: ResolvedT
         env,
         input.documentsDir,
         input.retention === null ? null : JSON.stringify(input.retention),
+        input.compression,
       ],
     );
     return toTarget(rows[0]!);
@@ -105,7 +110,7 @@ export async function updateTarget(
       `update targets set name = $2, description = $3, host = $4, port = $5, database_name = $6, username = $7,
          password_ciphertext = case when $11 then password_ciphertext else $8 end,
          password_env = case when $11 then password_env else $9 end,
-         documents_dir = $10, retention_policy = $12, updated_at = now()
+         documents_dir = $10, retention_policy = $12, compression = $13, updated_at = now()
        where id = $1 returning *`,
       [
         id,
@@ -120,6 +125,7 @@ export async function updateTarget(
         input.documentsDir,
         keepPassword,
         input.retention === null ? null : JSON.stringify(input.retention),
+        input.compression,
       ],
     );
     if (!rows[0]) throw new LifeboatError('NOT_FOUND', `No target with id ${id}.`);

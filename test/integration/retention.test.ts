@@ -11,7 +11,7 @@ import { createRetentionActivities } from '../../activities/retention.ts';
 import type { Storage } from '../../activities/storage/index.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { retentionSweepWorkflow } from '../../workflows/retention.ts';
-import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
+import { createTestApi, type TestApi } from '../harness/api.ts';
 import {
   catalogPool,
   createDatabase,
@@ -60,13 +60,13 @@ async function createTarget(retention: Record<string, unknown>) {
   return body;
 }
 
+/** Starts a backup and waits for its whole workflow, including the retention pass that follows it. */
 async function backupNow(target: string): Promise<string> {
-  const { body } = await api.json<{ backupId: string }>('POST', '/api/admin/backups', { body: { target } });
-  await eventually(
-    async () => ((await getBackup(db, body.backupId)).status === 'completed' ? true : undefined),
-    60_000,
-    'backup',
-  );
+  const { body } = await api.json<{ backupId: string; workflowId: string }>('POST', '/api/admin/backups', {
+    body: { target },
+  });
+  await client.workflow.getHandle(body.workflowId).result();
+  expect((await getBackup(db, body.backupId)).status).toBe('completed');
   return body.backupId;
 }
 

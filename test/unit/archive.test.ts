@@ -17,7 +17,8 @@ const baseManifest: Omit<Manifest, 'files'> = {
   backupId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
   target: 'shop',
   database: { name: 'shop', serverVersion: '15.4', serverVersionNum: 150004, sizeBytes: 1 },
-  pgDump: { version: '15.4', format: 'custom' },
+  pgDump: { version: '15.4', format: 'custom', compression: 'none' },
+  archive: { compression: 'zstd' },
   trigger: 'manual',
   startedAt: '2026-01-01T00:00:00.000Z',
   dumpFinishedAt: '2026-01-01T00:00:05.000Z',
@@ -39,43 +40,49 @@ function fixture() {
 }
 
 describe('writeArchive', () => {
-  it('writes a tar whose entries, manifest and checksums agree', async () => {
-    const { dir, dump, docs } = fixture();
-    const documents = await listDocuments(docs);
-    expect(documents.map((d) => d.entryName)).toEqual([
-      'documents/a.txt',
-      'documents/b/z.txt',
-      'documents/empty',
-    ]);
-    const output = path.join(dir, 'out.tar');
-    const built = await writeArchive({
-      sources: [
-        { entryName: 'database/shop.dump', file: dump, sizeBytes: 70_000, mtime: new Date() },
-        ...documents,
-      ],
-      manifest: baseManifest,
-      outputFile: output,
-    });
+  it.each(['zstd', 'gzip', 'none'] as const)(
+    'writes a %s tar whose entries, manifest and checksums agree',
+    async (compression) => {
+      const { dir, dump, docs } = fixture();
+      const documents = await listDocuments(docs);
+      expect(documents.map((d) => d.entryName)).toEqual([
+        'documents/a.txt',
+        'documents/b/z.txt',
+        'documents/empty',
+      ]);
+      const output = path.join(dir, 'out.tar');
+      const built = await writeArchive({
+        sources: [
+          { entryName: 'database/shop.dump', file: dump, sizeBytes: 70_000, mtime: new Date() },
+          ...documents,
+        ],
+        manifest: { ...baseManifest, archive: { compression } },
+        outputFile: output,
+        compression,
+      });
 
-    const archive = readFileSync(output);
-    expect(built.sizeBytes).toBe(archive.length);
-    expect(built.sha256).toBe(sha256(archive));
-    expect(built.md5).toBe(createHash('md5').update(archive).digest('hex'));
-    expect(execFileSync('tar', ['-tf', output], { encoding: 'utf8' }).trim().split('\n')).toEqual([
-      'database/shop.dump',
-      'documents/a.txt',
-      'documents/b/z.txt',
-      'documents/empty',
-      'manifest.json',
-    ]);
-    const extracted = path.join(dir, 'x');
-    mkdirSync(extracted);
-    execFileSync('tar', ['-xf', output, '-C', extracted]);
-    const manifest = JSON.parse(readFileSync(path.join(extracted, 'manifest.json'), 'utf8')) as Manifest;
-    expect(manifest).toEqual(built.manifest);
-    for (const file of manifest.files)
-      expect(sha256(readFileSync(path.join(extracted, file.path)))).toBe(file.sha256);
-  });
+      const archive = readFileSync(output);
+      const magic = archive.subarray(0, 4).toString('hex');
+      expect(magic.startsWith({ zstd: '28b52ffd', gzip: '1f8b', none: '' }[compression])).toBe(true);
+      expect(built.sizeBytes).toBe(archive.length);
+      expect(built.sha256).toBe(sha256(archive));
+      expect(built.md5).toBe(createHash('md5').update(archive).digest('hex'));
+      expect(execFileSync('tar', ['-tf', output], { encoding: 'utf8' }).trim().split('\n')).toEqual([
+        'database/shop.dump',
+        'documents/a.txt',
+        'documents/b/z.txt',
+        'documents/empty',
+        'manifest.json',
+      ]);
+      const extracted = path.join(dir, 'x');
+      mkdirSync(extracted);
+      execFileSync('tar', ['-xf', output, '-C', extracted]);
+      const manifest = JSON.parse(readFileSync(path.join(extracted, 'manifest.json'), 'utf8')) as Manifest;
+      expect(manifest).toEqual(built.manifest);
+      for (const file of manifest.files)
+        expect(sha256(readFileSync(path.join(extracted, file.path)))).toBe(file.sha256);
+    },
+  );
 
   it('fails, retryably, when a file shrinks while it is archived', async () => {
     const { dir, dump } = fixture();
@@ -84,6 +91,7 @@ describe('writeArchive', () => {
         sources: [{ entryName: 'database/shop.dump', file: dump, sizeBytes: 90_000, mtime: new Date() }],
         manifest: baseManifest,
         outputFile: path.join(dir, 'bad.tar'),
+        compression: 'none',
       }),
     ).rejects.toMatchObject({ code: 'SOURCE_CHANGED' });
   });

@@ -20,7 +20,9 @@ describe('naming', () => {
 
   it('derives the workflow id and the object keys from target, time and id', () => {
     expect(backupWorkflowId('shop', at, id)).toBe('backup/shop/20260305_070809-0a1b2c3d');
-    expect(archiveKey('shop', at, id)).toBe('shop/shop_backup_20260305_070809_0a1b2c3d.tar');
+    expect(archiveKey('shop', at, id, 'zstd')).toBe('shop/shop_backup_20260305_070809_0a1b2c3d.tar.zst');
+    expect(archiveKey('shop', at, id, 'gzip')).toBe('shop/shop_backup_20260305_070809_0a1b2c3d.tar.gz');
+    expect(archiveKey('shop', at, id, 'none')).toBe('shop/shop_backup_20260305_070809_0a1b2c3d.tar');
     expect(manifestSidecarKey('shop/x.tar')).toBe('shop/x.tar.manifest.json');
     expect(md5SidecarKey('shop/x.tar')).toBe('shop/x.tar.md5');
   });

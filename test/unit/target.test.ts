@@ -17,6 +17,7 @@ describe('resolveTargetInput', () => {
         password: { kind: 'inline', password: 'p:ss' },
         documentsDir: null,
         retention: null,
+        compression: 'zstd',
       },
     });
   });
