@@ -2,6 +2,7 @@
 import { Context } from '@temporalio/activity';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
 import { manifestFormatVersion, manifestSchema, type Manifest } from '../domain/manifest.ts';
@@ -14,8 +15,7 @@ import {
   type Compression,
 } from '../domain/naming.ts';
 import { chooseClient } from '../domain/pg-version.ts';
-import type { BackupStep } from '../domain/progress.ts';
-import { progressPercent } from '../domain/progress.ts';
+import { progressPercent, type BackupStep } from '../domain/progress.ts';
 import { countBytes, digestStream, listDocuments, writeArchive, type ArchiveSource } from './archive.ts';
 import { insertRunningBackup, markBackupCompleted, markBackupEnded } from './catalog/backups.ts';
 import type { SecretBox } from './catalog/secret-box.ts';
@@ -24,7 +24,6 @@ import { endSessions, findPgClients, inspectServer, runPgDump, type ServerInfo }
 import type { Storage } from './storage/index.ts';
 import { removeBackupObjects } from './storage/backup-objects.ts';
 import { putLocalFile } from './storage/storage.ts';
-import { Readable } from 'node:stream';
 
 export interface BackupDeps {
   db: pg.Pool;
