@@ -1,13 +1,13 @@
 // The archive writer: a tar that system tar reads, every file hashed, the manifest last and complete.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { countBytes, digestStream, listDocuments, writeArchive } from '../../activities/archive.ts';
 import type { Manifest } from '../../domain/manifest.ts';
+import { tempDir } from '../support/temp-dirs.ts';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -28,7 +28,7 @@ const baseManifest: Omit<Manifest, 'files'> = {
 };
 
 function fixture() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-archive-'));
+  const dir = tempDir('archive');
   const dump = path.join(dir, 'dump.bin');
   writeFileSync(dump, Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256)));
   const docs = path.join(dir, 'docs');
