@@ -11,6 +11,7 @@ import { healthRoutes } from './routes/health.ts';
 import { retentionRoutes } from './routes/retention.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { storageRoutes } from './routes/storage.ts';
 import { targetRoutes } from './routes/targets.ts';
 
 export function createApp(deps: ApiDeps) {
@@ -39,6 +40,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/admin/backups/schedules', scheduleRoutes(deps));
   app.route('/api/admin/backups/settings', settingsRoutes(deps));
   app.route('/api/admin/backups/retention', retentionRoutes(deps));
+  app.route('/api/admin/backups/storage', storageRoutes(deps));
   app.route('/api/admin/backups', backupRoutes(deps));
   return app;
 }

@@ -8,6 +8,8 @@ export const settingsSchema = z
     retention: retentionPolicySchema.default(retentionPolicySchema.parse({})),
     /** Shown to people and used when a target names none; credentials never go here. */
     defaultStorageUrl: z.string().nullable().default(null),
+    /** The storage budget that statistics measure use against; null for none. */
+    maxStorageBytes: z.number().int().positive().nullable().default(null),
   })
   .strict();
 

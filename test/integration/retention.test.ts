@@ -177,6 +177,40 @@ describe('retention', () => {
     expect(existsSync(path.join(storageDir, marked.storageKey!))).toBe(false);
   });
 
+  it('reports storage use per destination and target, against the quota in settings', async () => {
+    const target = await createTarget(keepEverything);
+    await backupNow(target.name);
+    const stats = await api.json<{
+      countsByStatus: Record<string, number>;
+      destinations: { url: string; bytes: number }[];
+      targets: { name: string; backups: number; bytes: number }[];
+      totalBytes: number;
+      recommendations: { code: string }[];
+    }>('GET', '/api/admin/backups/storage/stats', { token: api.tokens.viewer });
+    expect(stats.status).toBe(200);
+    expect(stats.body.countsByStatus.completed).toBeGreaterThan(0);
+    expect(stats.body.destinations.map((d) => d.url)).toContain(worker.storage.url);
+    const mine = stats.body.targets.find((t) => t.name === target.name);
+    expect(mine?.backups).toBe(1);
+    expect(mine?.bytes).toBe(
+      (await listBackups(db, { target: target.name, limit: 1, offset: 0 })).items[0]?.sizeBytes,
+    );
+    expect(stats.body.recommendations.map((r) => r.code)).toContain('NO_OFF_MACHINE_COPY');
+
+    const saved = await api.json('PUT', '/api/admin/backups/settings', { body: { maxStorageBytes: 1 } });
+    expect(saved.status).toBe(200);
+    try {
+      const full = await api.json<{ quota: { usedFraction: number }; recommendations: { code: string }[] }>(
+        'GET',
+        '/api/admin/backups/storage/stats',
+      );
+      expect(full.body.quota.usedFraction).toBeGreaterThan(1);
+      expect(full.body.recommendations.map((r) => r.code)).toContain('QUOTA_EXCEEDED');
+    } finally {
+      await api.json('PUT', '/api/admin/backups/settings', { body: {} });
+    }
+  });
+
   it('keeps global settings validated and audited', async () => {
     const defaults = await api.json<{ retention: Record<string, unknown> }>(
       'GET',
