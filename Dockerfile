@@ -1,0 +1,40 @@
+# One image for the Lifeboat worker and API. glibc base: Temporal's worker core has no musl build.
+# The worker needs pg_dump/pg_restore for every server major it may back up: PGDG clients 13–18.
+FROM node:24-bookworm-slim
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl gnupg zstd tar \
+ && install -d /usr/share/postgresql-common/pgdg \
+ && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+ && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+      > /etc/apt/sources.list.d/pgdg.list \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends \
+      postgresql-client-13 postgresql-client-14 postgresql-client-15 \
+      postgresql-client-16 postgresql-client-17 postgresql-client-18 \
+ && apt-get purge -y curl gnupg && apt-get autoremove -y \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    LIFEBOAT_PG_BIN_DIRS=/usr/lib/postgresql/18/bin:/usr/lib/postgresql/17/bin:/usr/lib/postgresql/16/bin:/usr/lib/postgresql/15/bin:/usr/lib/postgresql/14/bin:/usr/lib/postgresql/13/bin \
+    LIFEBOAT_WORK_DIR=/var/lib/lifeboat/work \
+    LIFEBOAT_STORAGE_URL=file:///var/lib/lifeboat/backups
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY domain ./domain
+COPY activities ./activities
+COPY workflows ./workflows
+COPY worker ./worker
+COPY api ./api
+COPY cli ./cli
+COPY config ./config
+
+RUN useradd --system --uid 10001 --home-dir /var/lib/lifeboat lifeboat \
+ && mkdir -p /var/lib/lifeboat/work /var/lib/lifeboat/backups \
+ && chown -R lifeboat:lifeboat /var/lib/lifeboat
+USER lifeboat
+
+# Node 24 runs the TypeScript sources directly (type stripping); no build step.
+CMD ["node", "worker/main.ts"]
