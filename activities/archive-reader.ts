@@ -1,0 +1,213 @@
+// Reads a Lifeboat archive back: checks its sha256, refuses unsafe entries, extracts into a staging
+// directory and checks every file against the manifest. Nothing outside the staging directory is touched.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import tarStream from 'tar-stream';
+import { LifeboatError } from '../domain/errors.ts';
+import { manifestSchema, type Manifest } from '../domain/manifest.ts';
+
+export interface ExtractLimits {
+  maxEntries: number;
+  maxTotalBytes: number;
+}
+
+export const defaultExtractLimits: ExtractLimits = { maxEntries: 1_000_000, maxTotalBytes: 16 * 1024 ** 4 };
+
+export interface ExtractedArchive {
+  manifest: Manifest;
+  sha256: string;
+  sizeBytes: number;
+  /** Absolute paths of the extracted files, by their path in the archive. */
+  files: Map<string, string>;
+}
+
+/** A relative, normalised path without `..`, absolute parts or odd characters; else undefined. */
+export function safeEntryPath(name: string): string | undefined {
+  if (!name || name.includes('\0') || name.includes('\\')) return undefined;
+  const trimmed = name.replace(/\/+$/, '');
+  if (trimmed.startsWith('/') || /^[A-Za-z]:/.test(trimmed)) return undefined;
+  const parts = trimmed.split('/');
+  if (parts.some((part) => part === '' || part === '.' || part === '..')) return undefined;
+  return parts.join('/');
+}
+
+/** The decompressor for an archive file, chosen by its first bytes: zstd, gzip, or a plain tar. */
+async function decompressorFor(file: string): Promise<Transform> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    const magic = buffer.subarray(0, bytesRead).toString('hex');
+    if (magic === '28b52ffd') return createZstdDecompress();
+    if (magic.startsWith('1f8b')) return createGunzip();
+    return new PassThrough();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** sha256 and size of a file. */
+export async function fileDigest(file: string): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+    sizeBytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), sizeBytes };
+}
+
+function corrupt(detail: string): LifeboatError {
+  return new LifeboatError(
+    'CHECKSUM_MISMATCH',
+    `The archive is damaged or not a Lifeboat archive: ${detail}`,
+  );
+}
+
+/**
+ * Extracts the archive `file` into `destination` (which must not exist yet). The archive's sha256 is
+ * checked against `expectedSha256` before a byte is unpacked. Rejects with CHECKSUM_MISMATCH when it
+ * differs or a file differs from the manifest, and with VALIDATION_FAILED for unsafe entries (absolute
+ * paths, `..`, links, devices), files the manifest does not list, or sizes over the limits. On any
+ * rejection the destination is removed.
+ */
+export async function extractArchive(options: {
+  file: string;
+  destination: string;
+  expectedSha256?: string | undefined;
+  limits?: ExtractLimits;
+}): Promise<ExtractedArchive> {
+  const limits = options.limits ?? defaultExtractLimits;
+  const { sha256, sizeBytes } = await fileDigest(options.file);
+  if (options.expectedSha256 && sha256 !== options.expectedSha256) {
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The archive's sha256 is ${sha256}, not the recorded ${options.expectedSha256}: it was changed or damaged.`,
+    );
+  }
+  const root = path.resolve(options.destination);
+  await mkdir(root, { recursive: false, mode: 0o700 });
+  const files = new Map<string, string>();
+  const hashes = new Map<string, { sha256: string; sizeBytes: number }>();
+  let manifestText: string | undefined;
+  let entries = 0;
+  let totalBytes = 0;
+
+  const extract = tarStream.extract();
+  extract.on('entry', (header, stream, next) => {
+    // The entry's own failure surfaces through the extractor's pipeline; this keeps it from going unhandled.
+    stream.on('error', () => undefined);
+    const finish = (error?: Error) => {
+      if (error) {
+        stream.resume();
+        extract.destroy(error);
+      } else next();
+    };
+    entries++;
+    const name = safeEntryPath(header.name);
+    if (entries > limits.maxEntries)
+      return finish(
+        new LifeboatError('VALIDATION_FAILED', `The archive has more than ${limits.maxEntries} entries.`),
+      );
+    if (!name)
+      return finish(new LifeboatError('VALIDATION_FAILED', `Unsafe path in archive: "${header.name}".`));
+    if (header.type === 'directory') {
+      stream.resume();
+      return next();
+    }
+    if (header.type !== 'file') {
+      return finish(
+        new LifeboatError(
+          'VALIDATION_FAILED',
+          `Archive entry "${name}" is a ${header.type}; only regular files are allowed.`,
+        ),
+      );
+    }
+    totalBytes += header.size ?? 0;
+    if (totalBytes > limits.maxTotalBytes) {
+      return finish(
+        new LifeboatError(
+          'VALIDATION_FAILED',
+          `The archive unpacks to more than ${limits.maxTotalBytes} bytes.`,
+        ),
+      );
+    }
+    if (files.has(name) || (name === 'manifest.json' && manifestText !== undefined)) {
+      return finish(new LifeboatError('VALIDATION_FAILED', `Archive entry "${name}" appears twice.`));
+    }
+    if (name === 'manifest.json') {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: unknown) => {
+        chunks.push(chunk as Buffer);
+      });
+      stream.on('end', () => {
+        manifestText = Buffer.concat(chunks).toString('utf8');
+        next();
+      });
+      stream.on('error', (error) => finish(error));
+      return;
+    }
+    const target = path.join(root, ...name.split('/'));
+    const hash = createHash('sha256');
+    let written = 0;
+    mkdir(path.dirname(target), { recursive: true, mode: 0o700 })
+      .then(() =>
+        pipeline(
+          stream,
+          new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              hash.update(chunk);
+              written += chunk.length;
+              callback(null, chunk);
+            },
+          }),
+          createWriteStream(target, { mode: 0o600, flags: 'wx' }),
+        ),
+      )
+      .then(() => {
+        files.set(name, target);
+        hashes.set(name, { sha256: hash.digest('hex'), sizeBytes: written });
+        next();
+      })
+      .catch((error: Error) => finish(error));
+  });
+
+  try {
+    await pipeline(createReadStream(options.file), await decompressorFor(options.file), extract).catch(
+      (error: unknown) => {
+        if (error instanceof LifeboatError) throw error;
+        throw corrupt((error as Error).message);
+      },
+    );
+    if (manifestText === undefined) throw corrupt('it has no manifest.json');
+    let manifest: Manifest;
+    try {
+      manifest = manifestSchema.parse(JSON.parse(manifestText));
+    } catch (error) {
+      throw corrupt(`manifest.json is not valid (${(error as Error).message.slice(0, 200)})`);
+    }
+    const listed = new Set(manifest.files.map((file) => file.path));
+    for (const name of files.keys()) {
+      if (!listed.has(name))
+        throw new LifeboatError('VALIDATION_FAILED', `Archive entry "${name}" is not in the manifest.`);
+    }
+    for (const file of manifest.files) {
+      const actual = hashes.get(file.path);
+      if (!actual) throw corrupt(`${file.path} is listed in the manifest but missing`);
+      if (actual.sha256 !== file.sha256 || actual.sizeBytes !== file.sizeBytes) {
+        throw new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${file.path} does not match its sha256 in the manifest.`,
+        );
+      }
+    }
+    return { manifest, sha256, sizeBytes, files };
+  } catch (error) {
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
+}
