@@ -30,6 +30,9 @@ COPY worker ./worker
 COPY api ./api
 COPY cli ./cli
 COPY config ./config
+# Bundle the workflows at build time: the worker then skips webpack at start, and its memory stays lower.
+RUN node worker/bundle.ts /app/workflow-bundle.js
+ENV LIFEBOAT_WORKFLOW_BUNDLE=/app/workflow-bundle.js
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/lifeboat lifeboat \
  && mkdir -p /var/lib/lifeboat/work /var/lib/lifeboat/backups \

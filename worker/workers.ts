@@ -1,5 +1,5 @@
 // The worker processes' Temporal side: one worker on the shared queue, one on this worker's own queue.
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { mkdir, rm } from 'node:fs/promises';
 import type pg from 'pg';
@@ -45,8 +45,9 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
   await mkdir(settings.workDir, { recursive: true, mode: 0o700 });
 
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
-  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: settings.namespace });
+  // The client (progress signals, the retention schedule) shares the worker's native connection:
+  // no second gRPC stack in memory.
+  const client = new Client({ connection, namespace: settings.namespace });
   const workerQueue = workerQueueName(settings.taskQueue, settings.workerId);
 
   const activities = createActivities({
@@ -96,7 +97,6 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
         await Promise.all([shared.run(), own.run()]);
       } finally {
         await connection.close();
-        await clientConnection.close();
       }
     },
     shutdown() {
