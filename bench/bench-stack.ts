@@ -14,6 +14,7 @@ export const benchRoot = path.resolve(import.meta.dirname);
 export const outDir = path.join(benchRoot, 'out');
 /** Everything of one benchmark run that is not worth keeping: Temporal's state, dumps, archives. */
 export const runDir = path.join(outDir, 'run');
+export const clusterDataDir = path.join(outDir, 'pg', 'data');
 export const catalogDatabase = 'lifeboat_bench_catalog';
 /** The cluster trades crash safety for generation speed; pg_dump only reads, so fsync does not matter to it. */
 export const clusterFsync = false;
@@ -74,7 +75,7 @@ export async function startBenchCluster(): Promise<PostgresCluster> {
   // The PostgreSQL server runs as its own user and must be able to pass through bench/out/.
   chmodSync(outDir, 0o711);
   return startPostgresCluster({
-    dataDir: path.join(outDir, 'pg', 'data'),
+    dataDir: clusterDataDir,
     port: await freePort(),
     password: persistentSecret('pg-password'),
     fsync: clusterFsync,
