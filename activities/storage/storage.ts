@@ -34,6 +34,9 @@ export interface Storage {
 
   /** Keys of finished objects that start with `prefix`, sorted; never an object still being written. */
   list(prefix: string): Promise<string[]>;
+
+  /** Optional: releases connections the backend holds open; the storage is not used afterwards. */
+  close?(): Promise<void>;
 }
 
 /** Keys are relative, `/`-separated, without empty, `.` or `..` segments. */
