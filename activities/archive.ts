@@ -10,6 +10,7 @@ import tarStream from 'tar-stream';
 import { LifeboatError } from '../domain/errors.ts';
 import type { Manifest, ManifestFile } from '../domain/manifest.ts';
 import type { Compression } from '../domain/naming.ts';
+import { encryptStream } from './encryption.ts';
 
 export interface ArchiveSource {
   /** Path inside the archive, e.g. `database/app.dump`. */
@@ -101,14 +102,15 @@ function compressor(compression: Compression): Transform {
 
 /**
  * Writes `sources` and then manifest.json (completed with every file's sha256) as a tar to `outputFile`,
- * compressed as asked, computing the archive's sha256 and md5 as the bytes go out. `onBytes` reports
- * progress in archive (compressed) bytes.
+ * compressed as asked and, when `encryptTo` names age recipients, encrypted to them, computing the
+ * archive's sha256 and md5 as the bytes go out. `onBytes` reports progress in archive bytes.
  */
 export async function writeArchive(options: {
   sources: readonly ArchiveSource[];
   manifest: Omit<Manifest, 'files'>;
   outputFile: string;
   compression: Compression;
+  encryptTo?: readonly string[] | null;
   onBytes?: (bytes: number) => void;
 }): Promise<BuiltArchive & { manifest: Manifest }> {
   const pack = tarStream.pack();
@@ -127,6 +129,7 @@ export async function writeArchive(options: {
   const written = pipeline(
     pack,
     compressor(options.compression),
+    options.encryptTo?.length ? encryptStream(options.encryptTo) : new PassThrough(),
     counter,
     createWriteStream(options.outputFile, { mode: 0o600 }),
   );

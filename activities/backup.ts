@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
-import { manifestFormatVersion, manifestSchema, type Manifest } from '../domain/manifest.ts';
+import { manifestFormatVersion, sidecarFor } from '../domain/manifest.ts';
 import {
   archiveFileName,
   archiveKey,
@@ -17,18 +17,29 @@ import {
 import { chooseClient } from '../domain/pg-version.ts';
 import { progressPercent, type BackupStep } from '../domain/progress.ts';
 import { countBytes, digestStream, listDocuments, writeArchive, type ArchiveSource } from './archive.ts';
-import { insertRunningBackup, markBackupCompleted, markBackupEnded } from './catalog/backups.ts';
+import {
+  insertRunningBackup,
+  markBackupCompleted,
+  markBackupEnded,
+  recordBackupCopy,
+  recordBackupManifest,
+} from './catalog/backups.ts';
+import { getSettings } from './catalog/settings.ts';
 import type { SecretBox } from './catalog/secret-box.ts';
 import { getTarget, targetPassword } from './catalog/targets.ts';
 import { endSessions, findPgClients, inspectServer, runPgDump, type ServerInfo } from './postgres.ts';
 import type { Storage } from './storage/index.ts';
 import { removeBackupObjects } from './storage/backup-objects.ts';
+import type { StorageRegistry } from './storage/registry.ts';
 import { putLocalFile } from './storage/storage.ts';
 
 export interface BackupDeps {
   db: pg.Pool;
   secrets: SecretBox;
+  /** The default storage, where a target without destinations keeps its backups. */
   storage: Storage;
+  /** Every destination by URL, opened on first use. */
+  storages: StorageRegistry;
   /** This worker's own scratch directory; only this worker's activities use it. */
   workDir: string;
   /** This worker's own task queue, for the steps that share files on its disk. */
@@ -79,9 +90,20 @@ interface DumpInfo extends ServerInfo {
   pgDumpVersion: string;
   documentsDir: string | null;
   compression: Compression;
+  encryptionRecipients: string[] | null;
+}
+
+/** Where a backup goes and how it is sealed, decided when it starts. */
+export interface BackupPlan {
+  targetName: string;
+  compression: Compression;
+  /** Storage URLs, the primary first. */
+  destinations: string[];
+  encrypted: boolean;
 }
 
 const dumpInfoFile = 'dump-info.json';
+const sidecarFile = 'sidecar-manifest.json';
 
 /** Heartbeats every second and sends progress to the workflow every `progressIntervalMs`, until stopped. */
 function startPulse(
@@ -121,11 +143,14 @@ export function createBackupActivities(deps: BackupDeps) {
   };
 
   return {
-    /** Creates the catalog row (status running) unless the API already did; returns the target's name. */
-    async recordBackupStarted(
-      request: BackupRequest,
-    ): Promise<{ targetName: string; compression: Compression }> {
+    /** Creates the catalog row (status running) unless the API already did; says where the backup goes. */
+    async recordBackupStarted(request: BackupRequest): Promise<BackupPlan> {
       const target = await getTarget(deps.db, request.targetId);
+      const destinations = target.destinations ?? [
+        (await getSettings(deps.db)).defaultStorageUrl ?? deps.storages.defaultUrl,
+      ];
+      // A destination that cannot be opened fails the backup now, with a clear error, not after the dump.
+      for (const url of destinations) deps.storages.open(url);
       await insertRunningBackup(deps.db, {
         id: request.backupId,
         targetId: target.id,
@@ -139,7 +164,12 @@ export function createBackupActivities(deps: BackupDeps) {
         protected: request.protected,
         startedAt: request.startedAt,
       });
-      return { targetName: target.name, compression: target.compression };
+      return {
+        targetName: target.name,
+        compression: target.compression,
+        destinations,
+        encrypted: Boolean(target.encryptionRecipients?.length),
+      };
     },
 
     /** Names the task queue of the worker that runs this activity: the next steps share its disk. */
@@ -197,6 +227,7 @@ export function createBackupActivities(deps: BackupDeps) {
         pgDumpVersion: client.version,
         documentsDir: target.documentsDir,
         compression: target.compression,
+        encryptionRecipients: target.encryptionRecipients,
       };
       await writeFile(path.join(dir, dumpInfoFile), JSON.stringify(info));
       return {
@@ -242,6 +273,7 @@ export function createBackupActivities(deps: BackupDeps) {
         },
         ...documents,
       ];
+      const recipients = info.encryptionRecipients?.length ? info.encryptionRecipients : null;
       const totalBytes = sources.reduce((sum, source) => sum + source.sizeBytes, 0);
       const startedAt = new Date(request.startedAt);
       const archiveFile = path.join(
@@ -259,6 +291,7 @@ export function createBackupActivities(deps: BackupDeps) {
           sources,
           outputFile: archiveFile,
           compression: info.compression,
+          encryptTo: recipients,
           onBytes: (bytes) => {
             written = bytes;
           },
@@ -274,7 +307,10 @@ export function createBackupActivities(deps: BackupDeps) {
               sizeBytes: info.databaseSizeBytes,
             },
             pgDump: { version: info.pgDumpVersion, format: 'custom', compression: 'none' },
-            archive: { compression: info.compression },
+            archive: {
+              compression: info.compression,
+              ...(recipients ? { encryption: { format: 'age' as const, recipients } } : {}),
+            },
             trigger: request.trigger,
             startedAt: request.startedAt,
             dumpFinishedAt: info.dumpFinishedAt,
@@ -288,7 +324,11 @@ export function createBackupActivities(deps: BackupDeps) {
             options: { tags: request.tags },
           },
         });
-        await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(built.manifest, null, 2));
+        // The full manifest goes to the catalog; storage gets it beside the archive only when the archive
+        // is not encrypted, else a sealed form that names no table, file or database.
+        await recordBackupManifest(deps.db, request.backupId, built.manifest, recipients !== null);
+        const sidecar = sidecarFor(built.manifest, { sizeBytes: built.sizeBytes, sha256: built.sha256 });
+        await writeFile(path.join(dir, sidecarFile), JSON.stringify(sidecar, null, 2));
         return {
           archiveFile,
           key: archiveKey(request.targetName, startedAt, request.backupId, info.compression),
@@ -302,10 +342,14 @@ export function createBackupActivities(deps: BackupDeps) {
       }
     },
 
-    /** Puts the archive and its sidecars in storage, then reads the archive back to check size and sha256. */
+    /**
+     * Puts the archive and its sidecars in one destination, then reads the archive back to check size and
+     * sha256: a copy is never trusted on the backend's word.
+     */
     async uploadArchive(request: {
       backupId: string;
       workflowId: string;
+      destination: string;
       archiveFile: string;
       key: string;
       sizeBytes: number;
@@ -314,6 +358,7 @@ export function createBackupActivities(deps: BackupDeps) {
     }): Promise<{ storageUrl: string; uploadMs: number }> {
       const startedMs = Date.now();
       const dir = backupDir(request.backupId);
+      const storage = deps.storages.open(request.destination);
       let sent = 0;
       const stopPulse = startPulse(deps, request.workflowId, () => ({
         step: 'upload' as const,
@@ -321,15 +366,15 @@ export function createBackupActivities(deps: BackupDeps) {
         percent: progressPercent('upload', sent / Math.max(1, request.sizeBytes)),
       }));
       try {
-        await putLocalFile(deps.storage, request.key, request.archiveFile);
+        await putLocalFile(storage, request.key, request.archiveFile);
         // Never trust the write: read the stored object back and compare size and sha256.
         const readBack = await digestStream(
-          countBytes(await deps.storage.get(request.key), (bytes) => {
+          countBytes(await storage.get(request.key), (bytes) => {
             sent = bytes;
           }),
         );
         if (readBack.sizeBytes !== request.sizeBytes || readBack.sha256 !== request.sha256) {
-          await deps.storage.delete(request.key);
+          await storage.delete(request.key);
           // Retryable on purpose: a fresh upload of the intact local archive can succeed.
           throw new LifeboatError(
             'STORAGE_UNAVAILABLE',
@@ -337,17 +382,32 @@ export function createBackupActivities(deps: BackupDeps) {
               `${request.sizeBytes}, or a different sha256); it was removed and the upload will be retried.`,
           );
         }
-        const manifest = await readFile(path.join(dir, 'manifest.json'));
-        await deps.storage.put(manifestSidecarKey(request.key), Readable.from([manifest]));
+        const sidecar = await readFile(path.join(dir, sidecarFile));
+        await storage.put(manifestSidecarKey(request.key), Readable.from([sidecar]));
         const md5Line = `${request.md5}  ${path.basename(request.key)}\n`;
-        await deps.storage.put(md5SidecarKey(request.key), Readable.from([Buffer.from(md5Line)]));
-        return { storageUrl: deps.storage.url, uploadMs: Date.now() - startedMs };
+        await storage.put(md5SidecarKey(request.key), Readable.from([Buffer.from(md5Line)]));
+        return { storageUrl: request.destination, uploadMs: Date.now() - startedMs };
       } finally {
         stopPulse();
       }
     },
 
-    /** Marks the backup completed, with the manifest read back from the storage sidecar. */
+    /** Records how one copy ended: completed, or failed with the code of its last attempt. */
+    async recordBackupCopy(request: {
+      backupId: string;
+      position: number;
+      storageUrl: string;
+      storageKey: string;
+      status: 'completed' | 'failed';
+      sizeBytes: number | null;
+      errorCode: string | null;
+      errorMessage: string | null;
+    }): Promise<void> {
+      const { backupId, ...copy } = request;
+      await recordBackupCopy(deps.db, backupId, copy);
+    },
+
+    /** Marks the backup completed: its primary copy is stored and verified. */
     async recordBackupCompleted(request: {
       backupId: string;
       key: string;
@@ -358,18 +418,15 @@ export function createBackupActivities(deps: BackupDeps) {
       dumpMs: number;
       archiveMs: number;
       uploadMs: number;
+      degraded: boolean;
     }): Promise<void> {
-      const stream = await deps.storage.get(manifestSidecarKey(request.key));
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-      const manifest: Manifest = manifestSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       await markBackupCompleted(deps.db, request.backupId, {
         storageUrl: request.storageUrl,
         storageKey: request.key,
         sizeBytes: request.sizeBytes,
         sha256: request.sha256,
         md5: request.md5,
-        manifest,
+        degraded: request.degraded,
         finishedAt: new Date().toISOString(),
         dumpMs: request.dumpMs,
         archiveMs: request.archiveMs,
@@ -386,9 +443,9 @@ export function createBackupActivities(deps: BackupDeps) {
       await markBackupEnded(deps.db, request.backupId, { ...request, finishedAt: new Date().toISOString() });
     },
 
-    /** Removes an archive and its sidecars from storage; nothing there is fine. */
-    async discardStoredArchive(request: { key: string }): Promise<void> {
-      await removeBackupObjects(deps.storage, request.key);
+    /** Removes an archive and its sidecars from every destination; nothing there is fine. */
+    async discardStoredArchive(request: { key: string; destinations: string[] }): Promise<void> {
+      for (const url of request.destinations) await removeBackupObjects(deps.storages.open(url), request.key);
     },
 
     /** Removes the backup's scratch files from this worker. */

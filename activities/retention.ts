@@ -1,7 +1,9 @@
 // Applies a target's retention plan: storage first, then the catalog; a failing deletion stays listed.
 import type pg from 'pg';
+import { removeAllCopies } from './backup-copies.ts';
 import {
   deleteBackupRow,
+  getBackup,
   listBackupsForRetention,
   markDeletionFailed,
   recordRetentionCategories,
@@ -14,12 +16,11 @@ import {
   type RetentionPlan,
   type RetentionPolicy,
 } from '../domain/retention.ts';
-import { removeBackupObjects } from './storage/backup-objects.ts';
-import type { Storage } from './storage/index.ts';
+import type { StorageRegistry } from './storage/registry.ts';
 
 export interface RetentionDeps {
   db: pg.Pool;
-  storage: Storage;
+  storages: StorageRegistry;
 }
 
 export interface RetentionOutcome {
@@ -76,7 +77,8 @@ export function createRetentionActivities(deps: RetentionDeps) {
         const row = rows.get(doomed.id);
         if (!row) continue;
         try {
-          if (row.storageKey) await removeBackupObjects(deps.storage, row.storageKey);
+          // Every copy goes from storage first; only then does the catalog forget the backup.
+          await removeAllCopies(deps, await getBackup(deps.db, row.id));
           await deleteBackupRow(deps.db, row.id);
           removed++;
         } catch (error) {

@@ -4,11 +4,15 @@ import type { Client } from '@temporalio/client';
 import type { TokenIdentity } from '../activities/catalog/tokens.ts';
 import type { SecretBox } from '../activities/catalog/secret-box.ts';
 import type { Storage } from '../activities/storage/index.ts';
+import type { StorageRegistry } from '../activities/storage/registry.ts';
 
 export interface ApiDeps {
   db: pg.Pool;
   secrets: SecretBox;
+  /** The default storage (targets without destinations, uploaded archives). */
   storage: Storage;
+  /** Every destination by URL, for reading and deleting copies. */
+  storages: StorageRegistry;
   temporal: Client;
   taskQueue: string;
   /** Milliseconds a live-progress query may take before the API answers without it. */

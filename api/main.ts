@@ -3,9 +3,9 @@ import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { createSecretBox } from '../activities/catalog/secret-box.ts';
 import { countActiveTokens, createToken } from '../activities/catalog/tokens.ts';
-import { openStorage } from '../activities/storage/index.ts';
+import { createStorageRegistry } from '../activities/storage/registry.ts';
 import { openCatalog } from '../config/catalog.ts';
-import { loadEnv } from '../config/env.ts';
+import { loadEnv, readSecretFromEnv } from '../config/env.ts';
 import { createApp } from './app.ts';
 
 const env = loadEnv();
@@ -18,10 +18,12 @@ if ((await countActiveTokens(db)) === 0) {
   console.log(`lifeboat: no API token existed, so one was created. Admin token (shown once): ${admin.token}`);
 }
 
+const storages = createStorageRegistry(env.LIFEBOAT_STORAGE_URL, readSecretFromEnv);
 const app = createApp({
   db,
   secrets: createSecretBox(env.LIFEBOAT_SECRET_KEY),
-  storage: openStorage(env.LIFEBOAT_STORAGE_URL),
+  storage: storages.open(env.LIFEBOAT_STORAGE_URL),
+  storages,
   temporal,
   taskQueue: env.LIFEBOAT_TASK_QUEUE,
 });
@@ -38,7 +40,7 @@ function stop(): void {
   if (stopping) return;
   stopping = true;
   server.close(() => {
-    void Promise.allSettled([connection.close(), db.end()]).then(() => process.exit(0));
+    void Promise.allSettled([connection.close(), db.end(), storages.closeAll()]).then(() => process.exit(0));
   });
   setTimeout(() => process.exit(0), 10_000).unref();
 }

@@ -37,6 +37,8 @@ export const targetSchema = z
     documentsDir: z.string().nullable(),
     retention: z.record(z.string(), z.unknown()).nullable(),
     compression: z.enum(['zstd', 'gzip', 'none']),
+    destinations: z.array(z.string()).nullable(),
+    encryptionRecipients: z.array(z.string()).nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -81,6 +83,23 @@ export const backupSchema = z
     categories: z.array(z.string()),
     expiresAt: z.string().nullable(),
     deletionError: z.string().nullable(),
+    degraded: z.boolean(),
+    encrypted: z.boolean(),
+    copies: z
+      .array(
+        z.object({
+          position: z.number(),
+          storageUrl: z.string(),
+          storageKey: z.string(),
+          status: z.enum(['completed', 'failed']),
+          sizeBytes: z.number().nullable(),
+          errorCode: z.string().nullable(),
+          errorMessage: z.string().nullable(),
+          recordedAt: z.string(),
+        }),
+      )
+      .optional(),
+    warnings: z.array(z.string()).optional(),
   })
   .openapi('Backup');
 

@@ -29,7 +29,11 @@ export const manifestSchema = z.object({
   }),
   /** The dump is taken uncompressed (pg_dump -Z0) and the whole archive compressed once, like this. */
   pgDump: z.object({ version: z.string(), format: z.enum(['custom']), compression: z.literal('none') }),
-  archive: z.object({ compression: z.enum(['zstd', 'gzip', 'none']) }),
+  archive: z.object({
+    compression: z.enum(['zstd', 'gzip', 'none']),
+    /** Set when the compressed tar is encrypted, as a whole, to these age recipients. */
+    encryption: z.object({ format: z.literal('age'), recipients: z.array(z.string()) }).optional(),
+  }),
   trigger: z.string(),
   startedAt: z.string().datetime(),
   dumpFinishedAt: z.string().datetime(),
@@ -44,3 +48,42 @@ export const manifestSchema = z.object({
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestFile = z.infer<typeof manifestFileSchema>;
 export type ManifestTable = z.infer<typeof manifestTableSchema>;
+
+/**
+ * The sidecar of an encrypted archive: enough to list and verify the backup, and nothing of its content
+ * (no database, table or file names, sizes or row counts).
+ */
+export const sealedSidecarSchema = z.object({
+  formatVersion: z.literal(manifestFormatVersion),
+  lifeboatVersion: z.string(),
+  backupId: z.string().uuid(),
+  target: z.string(),
+  trigger: z.string(),
+  startedAt: z.string().datetime(),
+  archive: z.object({
+    compression: z.enum(['zstd', 'gzip', 'none']),
+    encryption: z.object({ format: z.literal('age'), recipients: z.array(z.string()) }),
+    sizeBytes: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+});
+
+export type SealedSidecar = z.infer<typeof sealedSidecarSchema>;
+
+/** What goes beside the archive in storage: the manifest itself, or for an encrypted archive its sealed form. */
+export function sidecarFor(
+  manifest: Manifest,
+  archive: { sizeBytes: number; sha256: string },
+): Manifest | SealedSidecar {
+  const encryption = manifest.archive.encryption;
+  if (!encryption) return manifest;
+  return {
+    formatVersion: manifest.formatVersion,
+    lifeboatVersion: manifest.lifeboatVersion,
+    backupId: manifest.backupId,
+    target: manifest.target,
+    trigger: manifest.trigger,
+    startedAt: manifest.startedAt,
+    archive: { compression: manifest.archive.compression, encryption, ...archive },
+  };
+}

@@ -1,7 +1,9 @@
 // Targets: the databases Lifeboat backs up. The API's input shape and the connection-URL parsing.
 import { z } from 'zod';
 import { compressions, isValidTargetName, type Compression } from './naming.ts';
+import { ageRecipientsSchema } from './age-keys.ts';
 import { retentionOverridesSchema, type RetentionOverrides } from './retention.ts';
+import { storageUrlProblem } from './storage-url.ts';
 
 const targetName = z
   .string()
@@ -9,6 +11,11 @@ const targetName = z
     isValidTargetName,
     'lower-case letters, digits, "-" and "_", starting with a letter or digit, at most 63',
   );
+
+const storageUrl = z.string().superRefine((url, context) => {
+  const problem = storageUrlProblem(url);
+  if (problem) context.addIssue({ code: 'custom', message: problem });
+});
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
@@ -36,6 +43,15 @@ export const targetInputSchema = z
     compression: z.enum(compressions).optional(),
     /** Overrides of the global retention policy for this target. */
     retention: retentionOverridesSchema.optional(),
+    /** Where archives go, the first one primary; the default storage when absent. */
+    destinations: z
+      .array(storageUrl)
+      .min(1)
+      .max(5)
+      .refine((urls) => new Set(urls).size === urls.length, 'each destination once')
+      .optional(),
+    /** Archives encrypted to these age recipients (public keys); null or absent for none. */
+    encryption: z.object({ recipients: ageRecipientsSchema }).strict().nullable().optional(),
   })
   .strict();
 
@@ -59,6 +75,8 @@ export interface ResolvedTargetInput {
   documentsDir: string | null;
   retention: RetentionOverrides | null;
   compression: Compression;
+  destinations: string[] | null;
+  encryptionRecipients: string[] | null;
 }
 
 export type ResolveResult =
@@ -111,6 +129,8 @@ export function resolveTargetInput(input: TargetInput): ResolveResult {
       documentsDir: input.documentsDir ?? null,
       retention: input.retention ?? null,
       compression: input.compression ?? 'zstd',
+      destinations: input.destinations ?? null,
+      encryptionRecipients: input.encryption?.recipients ?? null,
     },
   };
 }

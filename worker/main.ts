@@ -1,6 +1,6 @@
 // The worker process: environment → dependencies → Temporal workers; SIGINT/SIGTERM drain and stop it.
 import { createSecretBox } from '../activities/catalog/secret-box.ts';
-import { openStorage } from '../activities/storage/index.ts';
+import { createStorageRegistry } from '../activities/storage/registry.ts';
 import { openCatalog } from '../config/catalog.ts';
 import { loadEnv, readSecretFromEnv } from '../config/env.ts';
 import { lifeboatVersion } from '../config/version.ts';
@@ -8,6 +8,7 @@ import { createLifeboatWorkers } from './workers.ts';
 
 const env = loadEnv();
 const db = await openCatalog(env.LIFEBOAT_DATABASE_URL);
+const storages = createStorageRegistry(env.LIFEBOAT_STORAGE_URL, readSecretFromEnv);
 const workers = await createLifeboatWorkers({
   temporalAddress: env.TEMPORAL_ADDRESS,
   namespace: env.TEMPORAL_NAMESPACE,
@@ -15,7 +16,8 @@ const workers = await createLifeboatWorkers({
   workerId: env.LIFEBOAT_WORKER_ID,
   db,
   secrets: createSecretBox(env.LIFEBOAT_SECRET_KEY),
-  storage: openStorage(env.LIFEBOAT_STORAGE_URL),
+  storage: storages.open(env.LIFEBOAT_STORAGE_URL),
+  storages,
   workDir: env.LIFEBOAT_WORK_DIR,
   pgBinDirs: env.LIFEBOAT_PG_BIN_DIRS,
   readEnv: readSecretFromEnv,
@@ -28,5 +30,6 @@ console.log(
 try {
   await workers.run();
 } finally {
+  await storages.closeAll();
   await db.end();
 }

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { createActivities } from '../activities/index.ts';
 import type { SecretBox } from '../activities/catalog/secret-box.ts';
 import type { Storage } from '../activities/storage/index.ts';
+import type { StorageRegistry } from '../activities/storage/registry.ts';
 import { progressSignal } from '../workflows/messages.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
 
@@ -17,6 +18,7 @@ export interface WorkerSettings {
   db: pg.Pool;
   secrets: SecretBox;
   storage: Storage;
+  storages: StorageRegistry;
   workDir: string;
   pgBinDirs: readonly string[];
   readEnv: (name: string) => string | undefined;
@@ -54,6 +56,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     db: settings.db,
     secrets: settings.secrets,
     storage: settings.storage,
+    storages: settings.storages,
     workDir: settings.workDir,
     workerQueue,
     pgBinDirs: settings.pgBinDirs,

@@ -36,6 +36,8 @@ export interface BackupWorkflowResult {
   key: string;
   sizeBytes: number;
   sha256: string;
+  /** A secondary copy failed after its retries; the primary one is complete and verified. */
+  degraded: boolean;
 }
 
 const bookkeeping = proxyActivities<Activities>(bookkeepingOptions);
@@ -97,10 +99,13 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
   });
 
   let key: string | undefined;
+  let destinations: string[] = [];
   let workerQueue: string | undefined;
 
   try {
-    const { targetName, compression } = await bookkeeping.recordBackupStarted(request);
+    const plan = await bookkeeping.recordBackupStarted(request);
+    const { targetName, compression } = plan;
+    destinations = plan.destinations;
     key = archiveKey(targetName, new Date(request.startedAt), request.backupId, compression);
     for (let claim = 1; ; claim++) {
       workerQueue = await bookkeeping.claimWorker();
@@ -122,7 +127,39 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           startedAt: request.startedAt,
         });
         enter('upload');
-        const stored = await onWorker.uploadArchive({ backupId: request.backupId, workflowId, ...archive });
+        const upload = (destination: string) =>
+          onWorker.uploadArchive({ backupId: request.backupId, workflowId, destination, ...archive });
+        const copy = (position: number, outcome: { errorCode: string; errorMessage: string } | null) =>
+          bookkeeping.recordBackupCopy({
+            backupId: request.backupId,
+            position,
+            storageUrl: destinations[position]!,
+            storageKey: archive.key,
+            status: outcome ? 'failed' : 'completed',
+            sizeBytes: outcome ? null : archive.sizeBytes,
+            errorCode: outcome?.errorCode ?? null,
+            errorMessage: outcome?.errorMessage ?? null,
+          });
+        // The primary copy decides the backup; a secondary one that fails after its retries only
+        // degrades it, with the reason recorded on that copy.
+        const stored = await upload(destinations[0]!);
+        await copy(0, null);
+        let degraded = false;
+        for (let position = 1; position < destinations.length; position++) {
+          try {
+            await upload(destinations[position]!);
+            await copy(position, null);
+          } catch (error) {
+            if (isCancellation(error)) throw error;
+            const failure = describeFailure(error);
+            log.warn('A secondary copy failed; the backup is degraded', {
+              destination: destinations[position],
+              code: failure.code,
+            });
+            degraded = true;
+            await copy(position, { errorCode: failure.code, errorMessage: failure.message });
+          }
+        }
         enter('record');
         await bookkeeping.recordBackupCompleted({
           backupId: request.backupId,
@@ -134,6 +171,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           dumpMs: dump.dumpMs,
           archiveMs: archive.archiveMs,
           uploadMs: stored.uploadMs,
+          degraded,
         });
         progress = { step: 'done', percent: 100, bytes: archive.sizeBytes, status: 'completed' };
         upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
@@ -145,6 +183,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           key: archive.key,
           sizeBytes: archive.sizeBytes,
           sha256: archive.sha256,
+          degraded,
         };
       } catch (error) {
         if (!lostWorker(error) || claim >= maxWorkerClaims) throw error;
@@ -158,7 +197,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       : describeFailure(error);
     progress = { ...progress, status: cancelled ? 'cancelled' : 'failed' };
     await CancellationScope.nonCancellable(async () => {
-      if (key) await bookkeeping.discardStoredArchive({ key });
+      if (key) await bookkeeping.discardStoredArchive({ key, destinations });
       await bookkeeping.recordBackupEnded({
         backupId: request.backupId,
         status: cancelled ? 'cancelled' : 'failed',

@@ -33,6 +33,10 @@ export interface Backup {
   expiresAt: string | null;
   /** Set while a deletion the policy asked for keeps failing; it is retried on the next pass. */
   deletionError: string | null;
+  /** Completed with its primary copy while a secondary copy failed after its retries. */
+  degraded: boolean;
+  /** The archive is encrypted to the target's age recipients; restoring it needs a private key. */
+  encrypted: boolean;
 }
 
 interface BackupRow {
@@ -63,6 +67,8 @@ interface BackupRow {
   categories: string[];
   expires_at: Date | null;
   deletion_error: string | null;
+  degraded: boolean;
+  encrypted: boolean;
 }
 
 function toBackup(row: BackupRow): Backup {
@@ -92,6 +98,8 @@ function toBackup(row: BackupRow): Backup {
     categories: row.categories,
     expiresAt: row.expires_at?.toISOString() ?? null,
     deletionError: row.deletion_error,
+    degraded: row.degraded,
+    encrypted: row.encrypted,
   };
 }
 
@@ -138,17 +146,21 @@ export interface CompletedBackup {
   sizeBytes: number;
   sha256: string;
   md5: string;
-  manifest: Manifest;
   finishedAt: string;
   dumpMs: number;
   archiveMs: number;
   uploadMs: number;
+  degraded: boolean;
 }
 
+/**
+ * Marks the backup completed. Its manifest was recorded by `recordBackupManifest` when the archive was
+ * built, so that an encrypted backup's full manifest lives only in the catalog, never in plain storage.
+ */
 export async function markBackupCompleted(db: pg.Pool, id: string, done: CompletedBackup): Promise<void> {
   const { rowCount } = await db.query(
     `update backups set status = 'completed', storage_url = $2, storage_key = $3, size_bytes = $4, sha256 = $5,
-       md5 = $6, manifest = $7, finished_at = $8, dump_ms = $9, archive_ms = $10, upload_ms = $11,
+       md5 = $6, degraded = $7, finished_at = $8, dump_ms = $9, archive_ms = $10, upload_ms = $11,
        error_code = null, error_message = null
      where id = $1`,
     [
@@ -158,7 +170,7 @@ export async function markBackupCompleted(db: pg.Pool, id: string, done: Complet
       done.sizeBytes,
       done.sha256,
       done.md5,
-      JSON.stringify(done.manifest),
+      done.degraded,
       done.finishedAt,
       done.dumpMs,
       done.archiveMs,
@@ -168,6 +180,82 @@ export async function markBackupCompleted(db: pg.Pool, id: string, done: Complet
   if (!rowCount) throw new LifeboatError('NOT_FOUND', `No backup ${id} in the catalog.`);
 }
 
+/** The archive's manifest, and whether the archive is encrypted, recorded once the archive is built. */
+export async function recordBackupManifest(
+  db: pg.Pool,
+  id: string,
+  manifest: Manifest,
+  encrypted: boolean,
+): Promise<void> {
+  const { rowCount } = await db.query('update backups set manifest = $2, encrypted = $3 where id = $1', [
+    id,
+    JSON.stringify(manifest),
+    encrypted,
+  ]);
+  if (!rowCount) throw new LifeboatError('NOT_FOUND', `No backup ${id} in the catalog.`);
+}
+
+export interface BackupCopy {
+  position: number;
+  storageUrl: string;
+  storageKey: string;
+  status: 'completed' | 'failed';
+  sizeBytes: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  recordedAt: string;
+}
+
+/** Records how one copy of a backup ended; idempotent, the last word wins. */
+export async function recordBackupCopy(
+  db: pg.Pool,
+  backupId: string,
+  copy: Omit<BackupCopy, 'recordedAt'>,
+): Promise<void> {
+  await db.query(
+    `insert into backup_copies (backup_id, position, storage_url, storage_key, status, size_bytes, error_code,
+       error_message)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     on conflict (backup_id, position) do update set storage_url = excluded.storage_url,
+       storage_key = excluded.storage_key, status = excluded.status, size_bytes = excluded.size_bytes,
+       error_code = excluded.error_code, error_message = excluded.error_message, recorded_at = now()`,
+    [
+      backupId,
+      copy.position,
+      copy.storageUrl,
+      copy.storageKey,
+      copy.status,
+      copy.sizeBytes,
+      copy.errorCode,
+      copy.errorMessage,
+    ],
+  );
+}
+
+/** A backup's copies, primary first. */
+export async function listBackupCopies(db: pg.Pool, backupId: string): Promise<BackupCopy[]> {
+  const { rows } = await db.query<{
+    position: number;
+    storage_url: string;
+    storage_key: string;
+    status: 'completed' | 'failed';
+    size_bytes: string | null;
+    error_code: string | null;
+    error_message: string | null;
+    recorded_at: Date;
+  }>('select * from backup_copies where backup_id = $1 order by position', [backupId]);
+  return rows.map((row) => ({
+    position: row.position,
+    storageUrl: row.storage_url,
+    storageKey: row.storage_key,
+    status: row.status,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    recordedAt: row.recorded_at.toISOString(),
+  }));
+}
+
 export async function markBackupEnded(
   db: pg.Pool,
   id: string,
@@ -175,9 +263,14 @@ export async function markBackupEnded(
 ): Promise<void> {
   await db.query(
     `update backups set status = $2, error_code = $3, error_message = $4, finished_at = $5,
-       storage_url = null, storage_key = null, size_bytes = null, sha256 = null, md5 = null
+       storage_url = null, storage_key = null, size_bytes = null, sha256 = null, md5 = null, degraded = false
      where id = $1 and status <> 'completed'`,
     [id, ended.status, ended.errorCode, ended.errorMessage, ended.finishedAt],
+  );
+  // Whatever copies reached storage were removed by the workflow before it recorded the ending.
+  await db.query(
+    `delete from backup_copies c using backups b where c.backup_id = b.id and b.id = $1 and b.status <> 'completed'`,
+    [id],
   );
 }
 

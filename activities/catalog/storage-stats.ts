@@ -1,8 +1,11 @@
 // What the catalog knows about stored backups: counts, bytes per destination and target, quota use.
 import type pg from 'pg';
+import { isLocalStorageUrl } from '../../domain/storage-url.ts';
 
 export interface StorageStats {
   countsByStatus: Record<string, number>;
+  /** Completed backups one of whose secondary copies failed. */
+  degradedBackups: number;
   destinations: { url: string; backups: number; bytes: number }[];
   targets: { name: string; backups: number; bytes: number; newestCompletedAt: string | null }[];
   totalBytes: number;
@@ -18,8 +21,12 @@ export async function storageStats(db: pg.Pool, maxStorageBytes: number | null):
     'select status, count(*) from backups group by status order by status',
   );
   const destinations = await db.query<{ url: string; backups: string; bytes: string }>(
-    `select storage_url as url, count(*) as backups, coalesce(sum(size_bytes), 0) as bytes
-       from backups where status = 'completed' and storage_url is not null group by storage_url order by storage_url`,
+    `select c.storage_url as url, count(*) as backups, coalesce(sum(c.size_bytes), 0) as bytes
+       from backup_copies c join backups b on b.id = c.backup_id
+      where b.status = 'completed' and c.status = 'completed' group by c.storage_url order by c.storage_url`,
+  );
+  const degraded = await db.query<{ count: string }>(
+    `select count(*) from backups where status = 'completed' and degraded`,
   );
   const targets = await db.query<{ name: string; backups: string; bytes: string; newest: Date | null }>(
     `select t.name, count(b.id) filter (where b.status = 'completed') as backups,
@@ -30,6 +37,7 @@ export async function storageStats(db: pg.Pool, maxStorageBytes: number | null):
   const totalBytes = destinations.rows.reduce((sum, row) => sum + Number(row.bytes), 0);
   const stats: StorageStats = {
     countsByStatus: Object.fromEntries(statuses.rows.map((row) => [row.status, Number(row.count)])),
+    degradedBackups: Number(degraded.rows[0]?.count ?? 0),
     destinations: destinations.rows.map((row) => ({
       url: row.url,
       backups: Number(row.backups),
@@ -63,7 +71,7 @@ export function recommend(stats: Omit<StorageStats, 'recommendations'>): Storage
     const percent = Math.round(stats.quota.usedFraction * 100);
     advice.push({ code: 'QUOTA_NEARLY_FULL', message: `Backups use ${percent}% of maxStorageBytes.` });
   }
-  if (stats.destinations.length > 0 && stats.destinations.every((d) => d.url.startsWith('file:'))) {
+  if (stats.destinations.length > 0 && stats.destinations.every((d) => isLocalStorageUrl(d.url))) {
     advice.push({
       code: 'NO_OFF_MACHINE_COPY',
       message:
@@ -77,6 +85,12 @@ export function recommend(stats: Omit<StorageStats, 'recommendations'>): Storage
         message: `Target ${target.name} has no completed backup.`,
       });
     }
+  }
+  if (stats.degradedBackups > 0) {
+    advice.push({
+      code: 'COPIES_DEGRADED',
+      message: `${stats.degradedBackups} backup(s) are missing a secondary copy: see each backup's copies and warnings.`,
+    });
   }
   if ((stats.countsByStatus.failed ?? 0) > 0) {
     advice.push({

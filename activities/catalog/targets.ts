@@ -17,6 +17,10 @@ export interface Target {
   documentsDir: string | null;
   retention: RetentionOverrides | null;
   compression: Compression;
+  /** Storage URLs, the first one primary; null for the default storage. */
+  destinations: string[] | null;
+  /** age recipients the archives are encrypted to; null for none. */
+  encryptionRecipients: string[] | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -34,6 +38,8 @@ interface TargetRow {
   documents_dir: string | null;
   retention_policy: RetentionOverrides | null;
   compression: Compression;
+  destinations: string[] | null;
+  encryption_recipients: string[] | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -49,6 +55,8 @@ function toTarget(row: TargetRow): Target {
     documentsDir: row.documents_dir,
     retention: row.retention_policy,
     compression: row.compression,
+    destinations: row.destinations,
+    encryptionRecipients: row.encryption_recipients,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -73,8 +81,8 @@ export async function createTarget(db: pg.Pool, box: SecretBox, input: ResolvedT
   try {
     const { rows } = await db.query<TargetRow>(
       `insert into targets (id, name, description, host, port, database_name, username, password_ciphertext, password_env,
-         documents_dir, retention_policy, compression)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+         documents_dir, retention_policy, compression, destinations, encryption_recipients)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning *`,
       [
         randomUUID(),
         input.name,
@@ -88,6 +96,8 @@ export async function createTarget(db: pg.Pool, box: SecretBox, input: ResolvedT
         input.documentsDir,
         input.retention === null ? null : JSON.stringify(input.retention),
         input.compression,
+        input.destinations,
+        input.encryptionRecipients,
       ],
     );
     return toTarget(rows[0]!);
@@ -110,7 +120,8 @@ export async function updateTarget(
       `update targets set name = $2, description = $3, host = $4, port = $5, database_name = $6, username = $7,
          password_ciphertext = case when $11 then password_ciphertext else $8 end,
          password_env = case when $11 then password_env else $9 end,
-         documents_dir = $10, retention_policy = $12, compression = $13, updated_at = now()
+         documents_dir = $10, retention_policy = $12, compression = $13, destinations = $14,
+         encryption_recipients = $15, updated_at = now()
        where id = $1 returning *`,
       [
         id,
@@ -126,6 +137,8 @@ export async function updateTarget(
         keepPassword,
         input.retention === null ? null : JSON.stringify(input.retention),
         input.compression,
+        input.destinations,
+        input.encryptionRecipients,
       ],
     );
     if (!rows[0]) throw new LifeboatError('NOT_FOUND', `No target with id ${id}.`);

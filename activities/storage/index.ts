@@ -1,4 +1,4 @@
-// Opens the storage a URL names: file:// for a local directory (S3 and SFTP come with their backends).
+// Opens the storage a URL names: file:// for a local directory, s3:// and sftp:// for remote ones.
 import path from 'node:path';
 import { LifeboatError } from '../../domain/errors.ts';
 import { createLocalStorage } from './local.ts';
@@ -6,7 +6,14 @@ import type { Storage } from './storage.ts';
 
 export type { Storage, StoredObject } from './storage.ts';
 
-export function openStorage(url: string): Storage {
+/**
+ * The backend for `url`. Credentials never appear in URLs: remote backends read them from the environment
+ * variables the URL names, through `readEnv`.
+ */
+export function openStorage(
+  url: string,
+  readEnv: (name: string) => string | undefined = () => undefined,
+): Storage {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -18,6 +25,7 @@ export function openStorage(url: string): Storage {
   }
   if (parsed.protocol === 'file:')
     return createLocalStorage(path.resolve(decodeURIComponent(parsed.pathname)));
+  void readEnv;
   throw new LifeboatError(
     'VALIDATION_FAILED',
     `Storage scheme "${parsed.protocol}" is not supported; use file://.`,

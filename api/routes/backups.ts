@@ -1,10 +1,16 @@
 // /api/admin/backups: list, start, inspect, download, cancel and delete backups.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
-import { deleteBackupRow, getBackup, listBackups, type Backup } from '../../activities/catalog/backups.ts';
+import { openFirstReachableCopy, removeAllCopies } from '../../activities/backup-copies.ts';
+import {
+  deleteBackupRow,
+  getBackup,
+  listBackupCopies,
+  listBackups,
+  type Backup,
+} from '../../activities/catalog/backups.ts';
 import { getTarget } from '../../activities/catalog/targets.ts';
 import { LifeboatError } from '../../domain/errors.ts';
-import { removeBackupObjects } from '../../activities/storage/backup-objects.ts';
 import type { BackupProgress } from '../../domain/progress.ts';
 import { progressQuery } from '../../workflows/messages.ts';
 import { requireRole } from '../auth.ts';
@@ -154,7 +160,15 @@ export function backupRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const backup = await getBackup(deps.db, c.req.valid('param').id);
-      return c.json({ ...backup, progress: await liveProgress(deps, backup) }, 200);
+      const copies = await listBackupCopies(deps.db, backup.id);
+      const warnings = copies
+        .filter((copy) => copy.status === 'failed')
+        .map(
+          (copy) =>
+            `The copy to ${copy.storageUrl} failed (${copy.errorCode}): ${copy.errorMessage} Only ` +
+            `${copies.length - 1} of ${copies.length} destinations hold this backup.`,
+        );
+      return c.json({ ...backup, copies, warnings, progress: await liveProgress(deps, backup) }, 200);
     },
   );
 
@@ -177,14 +191,8 @@ export function backupRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const backup = await getBackup(deps.db, c.req.valid('param').id);
-      if (backup.status !== 'completed' || !backup.storageKey) {
-        throw new LifeboatError(
-          'CONFLICT',
-          `Backup ${backup.id} is ${backup.status}; only completed backups can be downloaded.`,
-        );
-      }
-      const stream = await deps.storage.get(backup.storageKey);
-      const fileName = backup.storageKey.split('/').at(-1) ?? 'backup.tar';
+      const { stream, copy } = await openFirstReachableCopy(deps, backup);
+      const fileName = copy.storageKey.split('/').at(-1) ?? 'backup.tar';
       return new Response(Readable.toWeb(stream) as ReadableStream, {
         status: 200,
         headers: {
@@ -253,7 +261,7 @@ export function backupRoutes(deps: ApiDeps) {
           throw new LifeboatError('FORBIDDEN', 'Only an admin may delete a protected backup.');
         }
       }
-      if (backup.storageKey) await removeBackupObjects(deps.storage, backup.storageKey);
+      await removeAllCopies(deps, backup);
       await deleteBackupRow(deps.db, backup.id);
       return c.body(null, 204);
     },

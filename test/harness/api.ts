@@ -25,6 +25,7 @@ export async function createTestApi(db: pg.Pool, client: Client, worker: TestWor
     db,
     secrets: worker.secrets,
     storage: worker.storage,
+    storages: worker.storages,
     temporal: client,
     taskQueue: worker.taskQueue,
   });

@@ -6,7 +6,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createSecretBox, type SecretBox } from '../../activities/catalog/secret-box.ts';
-import { openStorage, type Storage } from '../../activities/storage/index.ts';
+import type { Storage } from '../../activities/storage/index.ts';
+import { createStorageRegistry, type StorageRegistry } from '../../activities/storage/registry.ts';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createLifeboatWorkers, type LifeboatWorkers } from '../../worker/workers.ts';
 
@@ -78,6 +79,7 @@ export interface TestWorker {
   running: Promise<void>;
   taskQueue: string;
   storage: Storage;
+  storages: StorageRegistry;
   secrets: SecretBox;
   stop(): Promise<void>;
 }
@@ -93,7 +95,8 @@ export async function startTestWorker(options: {
   pgBinDirs?: string[];
 }): Promise<TestWorker> {
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
-  const storage = openStorage(`file://${options.storageDir}`);
+  const storages = createStorageRegistry(`file://${options.storageDir}`, (name) => process.env[name]);
+  const storage = storages.open(storages.defaultUrl);
   const secrets = createSecretBox(testSecretKey);
   const workers = await createLifeboatWorkers({
     temporalAddress: stack().temporalAddress,
@@ -103,6 +106,7 @@ export async function startTestWorker(options: {
     db: options.db,
     secrets,
     storage,
+    storages,
     workDir: options.workDir ?? scratchDir('work'),
     pgBinDirs: options.pgBinDirs ?? [],
     readEnv: (name) => process.env[name],
@@ -117,10 +121,12 @@ export async function startTestWorker(options: {
     running,
     taskQueue,
     storage,
+    storages,
     secrets,
     async stop() {
       workers.shutdown();
       await running;
+      await storages.closeAll();
     },
   };
 }

@@ -159,15 +159,19 @@ describe('retention', () => {
       url: worker.storage.url,
       delete: () => Promise.reject(new LifeboatError('STORAGE_UNAVAILABLE', 'storage is down for the test')),
     };
-    const failing = await createRetentionActivities({ db, storage: broken }).applyRetention({
+    const brokenStorages = { ...worker.storages, open: () => broken };
+    const failing = await createRetentionActivities({ db, storages: brokenStorages }).applyRetention({
       targetId: target.id,
     });
     expect(failing).toMatchObject({ removed: 0, failed: [{ id: older }] });
     const marked = await getBackup(db, older);
-    expect(marked).toMatchObject({ status: 'completed', deletionError: 'storage is down for the test' });
+    expect(marked).toMatchObject({
+      status: 'completed',
+      deletionError: expect.stringContaining('storage is down for the test'),
+    });
     expect(existsSync(path.join(storageDir, marked.storageKey!))).toBe(true);
 
-    const retried = await createRetentionActivities({ db, storage: worker.storage }).applyRetention({
+    const retried = await createRetentionActivities({ db, storages: worker.storages }).applyRetention({
       targetId: target.id,
     });
     expect(retried).toMatchObject({ removed: 1, failed: [] });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getBackup, listBackups } from '../../activities/catalog/backups.ts';
 import { createSecretBox } from '../../activities/catalog/secret-box.ts';
 import { createTarget } from '../../activities/catalog/targets.ts';
-import { openStorage } from '../../activities/storage/index.ts';
+import { createStorageRegistry } from '../../activities/storage/registry.ts';
 import { startBackup } from '../../api/start-backup.ts';
 import type { Manifest } from '../../domain/manifest.ts';
 import { resolveTargetInput } from '../../domain/target.ts';
@@ -98,6 +98,7 @@ describe('a worker killed during a dump', () => {
     if (!resolved.ok) throw new Error(resolved.message);
     const target = await createTarget(db, secrets, resolved.value);
     const storageDir = scratchDir('crash-storage');
+    const storages = createStorageRegistry(`file://${storageDir}`, () => undefined);
     const taskQueue = `crash-${randomUUID()}`;
     const env = {
       LIFEBOAT_DATABASE_URL: s.catalogUrl,
@@ -117,7 +118,7 @@ describe('a worker killed during a dump', () => {
       await blocker.query('begin; lock table busy in access exclusive mode');
       const first = await startWorkerProcess(env);
       const { backupId } = await startBackup(
-        { db, temporal: client, taskQueue, secrets, storage: openStorage(`file://${storageDir}`) },
+        { db, temporal: client, taskQueue, secrets, storage: storages.open(storages.defaultUrl), storages },
         {
           target,
           trigger: 'manual',

@@ -4,6 +4,7 @@ import { recommend } from '../../activities/catalog/storage-stats.ts';
 
 const base = {
   countsByStatus: { completed: 3 },
+  degradedBackups: 0,
   destinations: [{ url: 's3://bucket/lifeboat', backups: 3, bytes: 900 }],
   targets: [{ name: 'shop', backups: 3, bytes: 900, newestCompletedAt: '2026-01-01T00:00:00.000Z' }],
   totalBytes: 900,
@@ -32,6 +33,7 @@ describe('recommend', () => {
     const advice = recommend({
       ...base,
       countsByStatus: { completed: 3, failed: 2 },
+      degradedBackups: 0,
       destinations: [{ url: 'file:///var/lib/lifeboat', backups: 3, bytes: 900 }],
       targets: [...base.targets, { name: 'crm', backups: 0, bytes: 0, newestCompletedAt: null }],
     });

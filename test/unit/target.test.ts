@@ -18,6 +18,8 @@ describe('resolveTargetInput', () => {
         documentsDir: null,
         retention: null,
         compression: 'zstd',
+        destinations: null,
+        encryptionRecipients: null,
       },
     });
   });

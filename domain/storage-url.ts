@@ -1,0 +1,32 @@
+// Storage URLs as people write them: file://, s3:// and sftp://, never with a secret inside.
+export const storageSchemes = ['file:', 's3:', 'sftp:'] as const;
+
+/** What is wrong with a storage URL, in words a person can act on; undefined when it is usable. */
+export function storageUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a URL (file:///dir, s3://bucket/prefix?…, sftp://user@host/dir?hostKey=…)';
+  }
+  if (!(storageSchemes as readonly string[]).includes(parsed.protocol)) {
+    return `scheme ${parsed.protocol} is not supported; use file://, s3:// or sftp://`;
+  }
+  if (parsed.password) {
+    return 'has a password in it; credentials come from environment variables named in the URL (…Env parameters)';
+  }
+  if (parsed.protocol === 'file:' && !parsed.pathname.startsWith('/')) return 'needs an absolute path';
+  if (parsed.protocol === 's3:' && !parsed.hostname) return 'needs a bucket: s3://bucket/prefix';
+  if (parsed.protocol === 'sftp:') {
+    if (!parsed.hostname || !parsed.username) return 'needs a user and a host: sftp://user@host/dir';
+    if (!parsed.searchParams.get('hostKey')) {
+      return 'needs hostKey=SHA256:… (the server key fingerprint, as ssh-keygen -lf prints it)';
+    }
+  }
+  return undefined;
+}
+
+/** True for storage on the machine itself: a copy there does not survive the machine. */
+export function isLocalStorageUrl(url: string): boolean {
+  return url.startsWith('file:');
+}
