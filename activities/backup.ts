@@ -45,6 +45,8 @@ export interface BackupDeps {
   /** This worker's own task queue, for the steps that share files on its disk. */
   workerQueue: string;
   pgBinDirs: readonly string[];
+  /** age identities for restoring encrypted backups when a request brings none (LIFEBOAT_AGE_IDENTITY_FILE). */
+  identityFile?: string | undefined;
   readEnv: (name: string) => string | undefined;
   lifeboatVersion: string;
   /** Sends live progress to the workflow; best effort, never fails the activity. */

@@ -1,5 +1,7 @@
 // `lifeboat <command>`: tokens and migrations against the catalog; backups and targets through the API.
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { generateIdentity } from '../activities/encryption.ts';
 import { createToken, listTokens, revokeToken, roles, type Role } from '../activities/catalog/tokens.ts';
 import { openCatalog } from '../config/catalog.ts';
 import { loadClientEnv, loadEnv, loadLocalEnvFile } from '../config/env.ts';
@@ -20,6 +22,9 @@ Offline:
                  [--keep-monthly N] [--keep-yearly N] [--keep-within 1y5m7d2h] [--timezone ZONE]
                                                          read ISO-8601 times from stdin, print what a
                                                          policy keeps (with reasons) and removes, as JSON
+  keygen [--output FILE]                                 make an age key pair for encrypted backups: the
+                                                         private key to FILE (mode 0600) or stdout, the
+                                                         public key (a target's recipient) to stderr
 
 API commands (need LIFEBOAT_API_URL and LIFEBOAT_TOKEN):
   targets                                                list targets
@@ -113,6 +118,7 @@ async function main(argv: string[]): Promise<void> {
       'keep-yearly': { type: 'string' },
       'keep-within': { type: 'string' },
       timezone: { type: 'string' },
+      output: { type: 'string', short: 'o' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -143,6 +149,15 @@ async function main(argv: string[]): Promise<void> {
         new Date(),
       );
       console.log(JSON.stringify(output));
+      return;
+    }
+    case 'keygen': {
+      const { identity, recipient } = await generateIdentity();
+      const file = `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`;
+      const output = text(values, 'output');
+      if (output) writeFileSync(output, file, { mode: 0o600, flag: 'wx' });
+      else process.stdout.write(file);
+      process.stderr.write(`Public key: ${recipient}\n`);
       return;
     }
     case 'token create': {

@@ -28,6 +28,7 @@ const envSchema = z.object({
   LIFEBOAT_API_HOST: z.string().default('127.0.0.1'),
   LIFEBOAT_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   LIFEBOAT_WORKFLOW_BUNDLE: z.string().optional(),
+  LIFEBOAT_AGE_IDENTITY_FILE: z.string().startsWith('/', 'an absolute path').optional(),
 });
 
 export type LifeboatEnv = z.infer<typeof envSchema>;

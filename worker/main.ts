@@ -20,6 +20,7 @@ const workers = await createLifeboatWorkers({
   storages,
   workDir: env.LIFEBOAT_WORK_DIR,
   pgBinDirs: env.LIFEBOAT_PG_BIN_DIRS,
+  identityFile: env.LIFEBOAT_AGE_IDENTITY_FILE,
   readEnv: readSecretFromEnv,
   lifeboatVersion,
   ...(env.LIFEBOAT_WORKFLOW_BUNDLE ? { workflowBundlePath: env.LIFEBOAT_WORKFLOW_BUNDLE } : {}),

@@ -21,6 +21,7 @@ export interface WorkerSettings {
   storages: StorageRegistry;
   workDir: string;
   pgBinDirs: readonly string[];
+  identityFile?: string | undefined;
   readEnv: (name: string) => string | undefined;
   lifeboatVersion: string;
   progressIntervalMs?: number;
@@ -60,6 +61,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     workDir: settings.workDir,
     workerQueue,
     pgBinDirs: settings.pgBinDirs,
+    identityFile: settings.identityFile,
     readEnv: settings.readEnv,
     lifeboatVersion: settings.lifeboatVersion,
     progressIntervalMs: settings.progressIntervalMs ?? 2_000,
