@@ -109,11 +109,20 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('passes Lifeboat only variables that config/env.ts knows, and requires the secret key', () => {
+  it('passes Lifeboat only variables that config/env.ts knows or its storage URL names, and requires the secret key', () => {
     for (const name of ['lifeboat-worker', 'lifeboat-api']) {
-      for (const variable of Object.keys(services[name]?.environment ?? {})) {
+      const environment = services[name]?.environment ?? {};
+      const storageUrl = new URL(String(environment.LIFEBOAT_STORAGE_URL));
+      const named = [...storageUrl.searchParams]
+        .filter(([key]) => key.endsWith('Env'))
+        .map(([, value]) => value);
+      expect(storageUrl.protocol).toBe('s3:');
+      for (const variable of Object.keys(environment)) {
+        if (named.includes(variable)) continue;
         expect(envSource, `${name}: ${variable}`).toContain(variable);
       }
+      for (const variable of named)
+        expect(Object.keys(environment), `${name}: ${variable}`).toContain(variable);
     }
     expect(composeText).toMatch(/LIFEBOAT_SECRET_KEY: \$\{LIFEBOAT_SECRET_KEY:\?/);
     for (const match of composeText.matchAll(/(?<!\$)\$\{([A-Z_]+)(:?[-?])?[^}]*\}/g)) {
