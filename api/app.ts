@@ -13,6 +13,7 @@ import { scheduleRoutes } from './routes/schedules.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { storageRoutes } from './routes/storage.ts';
 import { targetRoutes } from './routes/targets.ts';
+import { uploadRoutes } from './routes/upload.ts';
 
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
@@ -41,6 +42,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/admin/backups/settings', settingsRoutes(deps));
   app.route('/api/admin/backups/retention', retentionRoutes(deps));
   app.route('/api/admin/backups/storage', storageRoutes(deps));
+  app.route('/api/admin/backups/upload', uploadRoutes(deps));
   app.route('/api/admin/backups', backupRoutes(deps));
   return app;
 }
