@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { listBackupCopies } from '../../activities/catalog/backups.ts';
 import { importUploadedArchive, type UploadSettings } from '../../activities/upload.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { requireRole } from '../auth.ts';
@@ -96,7 +97,8 @@ export function uploadRoutes(deps: UploadRouteDeps) {
         deps.upload,
       );
       c.set('resourceId', backup.id);
-      return c.json({ ...backup, progress: null }, 201);
+      const copies = await listBackupCopies(deps.db, backup.id);
+      return c.json({ ...backup, copies, warnings: [], progress: null }, 201);
     },
   );
 

@@ -262,6 +262,8 @@ describe('POST /api/admin/backups/upload', () => {
       md5: built.md5,
       startedAt: built.manifest.startedAt,
       progress: null,
+      warnings: [],
+      copies: [{ position: 0, storageUrl: storage.url, status: 'completed', sizeBytes: bytes.length }],
     });
     expect(backup.manifest).toEqual(built.manifest);
     expect(backup.workflowId).toMatch(
