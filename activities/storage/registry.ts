@@ -28,7 +28,7 @@ export function createStorageRegistry(
     async closeAll() {
       const all = [...opened.values()];
       opened.clear();
-      await Promise.allSettled(all.map((storage) => storage.close?.()));
+      await Promise.allSettled(all.map((storage) => storage.close?.() ?? Promise.resolve()));
     },
   };
 }

@@ -1,6 +1,7 @@
 // Several destinations per target and encryption to age recipients, end to end through the API and the
 // real worker, PostgreSQL and local storage.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractArchive } from '../../activities/archive-reader.ts';
 import { fetchBackupArchive } from '../../activities/backup-copies.ts';
 import { generateIdentity } from '../../activities/encryption.ts';
+import { sealedSidecarSchema } from '../../domain/manifest.ts';
 import { contentHashes, schemaDump } from '../harness/fixtures.ts';
 import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
 import {
@@ -166,11 +168,10 @@ describe('encryption', () => {
       expect(archive.includes(needle), needle).toBe(false);
       expect(sidecar.includes(needle), needle).toBe(false);
     }
-    expect(JSON.parse(sidecar)).toMatchObject({
-      backupId: id,
-      target: target.name,
-      archive: { encryption: { format: 'age', recipients: [recipient] }, sha256: expect.any(String) },
-    });
+    const sealed = sealedSidecarSchema.parse(JSON.parse(sidecar));
+    expect(sealed).toMatchObject({ backupId: id, target: target.name });
+    expect(sealed.archive.encryption).toEqual({ format: 'age', recipients: [recipient] });
+    expect(sealed.archive.sha256).toBe(createHash('sha256').update(archive).digest('hex'));
 
     const work = scratchDir('decrypt');
     const file = path.join(work, 'archive.tar');

@@ -165,10 +165,8 @@ describe('retention', () => {
     });
     expect(failing).toMatchObject({ removed: 0, failed: [{ id: older }] });
     const marked = await getBackup(db, older);
-    expect(marked).toMatchObject({
-      status: 'completed',
-      deletionError: expect.stringContaining('storage is down for the test'),
-    });
+    expect(marked.status).toBe('completed');
+    expect(marked.deletionError).toContain('storage is down for the test');
     expect(existsSync(path.join(storageDir, marked.storageKey!))).toBe(true);
 
     const retried = await createRetentionActivities({ db, storages: worker.storages }).applyRetention({
