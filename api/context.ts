@@ -5,6 +5,7 @@ import type { TokenIdentity } from '../activities/catalog/tokens.ts';
 import type { SecretBox } from '../activities/catalog/secret-box.ts';
 import type { Storage } from '../activities/storage/index.ts';
 import type { StorageRegistry } from '../activities/storage/registry.ts';
+import type { UploadSettings } from '../activities/upload.ts';
 
 export interface ApiDeps {
   db: pg.Pool;
@@ -14,6 +15,8 @@ export interface ApiDeps {
   /** Every destination by URL, for reading and deleting copies. */
   storages: StorageRegistry;
   temporal: Client;
+  /** Where uploaded archives are staged and how large they may be. */
+  upload?: UploadSettings | undefined;
   taskQueue: string;
   /** Milliseconds a live-progress query may take before the API answers without it. */
   queryTimeoutMs?: number;

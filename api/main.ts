@@ -26,6 +26,10 @@ const app = createApp({
   storages,
   temporal,
   taskQueue: env.LIFEBOAT_TASK_QUEUE,
+  upload: {
+    stagingDir: env.LIFEBOAT_UPLOAD_DIR,
+    limits: { maxUploadBytes: env.LIFEBOAT_UPLOAD_MAX_BYTES },
+  },
 });
 
 const server = serve(

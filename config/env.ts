@@ -28,6 +28,12 @@ const envSchema = z.object({
   LIFEBOAT_API_HOST: z.string().default('127.0.0.1'),
   LIFEBOAT_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   LIFEBOAT_WORKFLOW_BUNDLE: z.string().optional(),
+  LIFEBOAT_UPLOAD_DIR: z.string().default(path.join(root, 'data', 'uploads')),
+  LIFEBOAT_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 ** 3),
   LIFEBOAT_AGE_IDENTITY_FILE: z.string().startsWith('/', 'an absolute path').optional(),
 });
 
