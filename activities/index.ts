@@ -2,6 +2,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { isPermanent, LifeboatError } from '../domain/errors.ts';
 import { createBackupActivities, type BackupDeps } from './backup.ts';
+import { createRestoreActivities } from './restore.ts';
 import { createRetentionActivities } from './retention.ts';
 
 export type ActivityDeps = BackupDeps;
@@ -43,7 +44,11 @@ function withFailureMapping<T extends Record<string, (...args: never[]) => Promi
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return withFailureMapping({ ...createBackupActivities(deps), ...createRetentionActivities(deps) });
+  return withFailureMapping({
+    ...createBackupActivities(deps),
+    ...createRetentionActivities(deps),
+    ...createRestoreActivities(deps),
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -8,6 +8,7 @@ import type { ApiDeps, AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { healthRoutes } from './routes/health.ts';
+import { backupRestoreRoutes, restoreRoutes } from './routes/restores.ts';
 import { retentionRoutes } from './routes/retention.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { settingsRoutes } from './routes/settings.ts';
@@ -43,7 +44,9 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/admin/backups/retention', retentionRoutes(deps));
   app.route('/api/admin/backups/storage', storageRoutes(deps));
   app.route('/api/admin/backups/upload', uploadRoutes(deps));
+  app.route('/api/admin/backups', backupRestoreRoutes(deps));
   app.route('/api/admin/backups', backupRoutes(deps));
+  app.route('/api/admin/restores', restoreRoutes(deps));
   return app;
 }
 

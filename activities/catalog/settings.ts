@@ -10,6 +10,18 @@ export const settingsSchema = z
     defaultStorageUrl: z.string().nullable().default(null),
     /** The storage budget that statistics measure use against; null for none. */
     maxStorageBytes: z.number().int().positive().nullable().default(null),
+    /**
+     * Restores wait for an `approve` from a different admin, for all targets or the ones named, and are
+     * cancelled when none comes within `timeoutMinutes`.
+     */
+    restoreApproval: z
+      .object({
+        required: z.boolean().default(false),
+        timeoutMinutes: z.number().positive().max(7 * 24 * 60).default(60),
+        targets: z.array(z.string().min(1)).nullable().default(null),
+      })
+      .strict()
+      .default({ required: false, timeoutMinutes: 60, targets: null }),
   })
   .strict();
 

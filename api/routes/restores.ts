@@ -1,0 +1,414 @@
+// Restores: preview and start under /api/admin/backups, the operations under /api/admin/restores.
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import {
+  currentOrLastRestores,
+  getRestoreOperation,
+  listRestoreOperations,
+  type RestoreOperation,
+} from '../../activities/catalog/restores.ts';
+import { LifeboatError } from '../../domain/errors.ts';
+import { restoreModes, type RestoreProgress } from '../../domain/restore.ts';
+import { approveUpdate, restoreProgressQuery } from '../../workflows/restore-messages.ts';
+import { requireRole } from '../auth.ts';
+import type { ApiDeps, AppEnv } from '../context.ts';
+import { conflictResponse, errorResponses, errorSchema, idParams, notFoundResponse } from '../schemas.ts';
+import { lifeboatErrorOf, previewRestore, startRestore } from '../start-restore.ts';
+import { validationHook } from '../validation.ts';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const unprocessableResponse = {
+  422: {
+    description: 'Bad or missing confirmation token',
+    content: { 'application/json': { schema: errorSchema } },
+  },
+} as const;
+
+const restoreBody = z
+  .object({
+    mode: z
+      .enum(restoreModes)
+      .default('full')
+      .openapi({
+        description:
+          'full: the database becomes the backup (objects not in it are dropped); schema-only: its schema, empty; ' +
+          'data-only: the rows of its tables replace the current ones; tables: the listed tables with their sequences.',
+      }),
+    tables: z
+      .array(z.string().min(1).max(200))
+      .max(1000)
+      .optional()
+      .openapi({ description: 'For mode tables: "schema.table" names' }),
+    destination: z
+      .object({
+        target: z
+          .string()
+          .min(1)
+          .optional()
+          .openapi({ description: 'Target id or name; default the backup’s' }),
+        database: z
+          .string()
+          .min(1)
+          .max(63)
+          .optional()
+          .openapi({ description: 'A new database on that target’s server, created by the restore' }),
+      })
+      .strict()
+      .optional(),
+    documents: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Replace the documents tree; default true in mode full' }),
+    noOwner: z.boolean().optional().openapi({ description: 'Restore without ownership and grants' }),
+    terminateConnections: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'End other sessions on the destination database first' }),
+    identity: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .openapi({ description: 'age identity (private key) for an encrypted backup; never stored in clear' }),
+  })
+  .strict();
+
+const previewBody = restoreBody.openapi('RestorePreviewRequest');
+const confirmBody = restoreBody
+  .extend({
+    confirmationToken: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: 'From a preview of exactly this request, at most 10 minutes old, used once' }),
+  })
+  .openapi('RestoreRequest');
+
+const tableSchema = z.object({ schema: z.string(), name: z.string() }).passthrough();
+
+const previewSchema = z
+  .object({
+    backup: z.record(z.string(), z.unknown()),
+    destination: z.record(z.string(), z.unknown()),
+    mode: z.enum(restoreModes),
+    options: z.record(z.string(), z.unknown()),
+    tables: z.array(tableSchema),
+    sequences: z.array(tableSchema),
+    safetyBackup: z.boolean(),
+    warnings: z.array(
+      z.object({ code: z.string(), message: z.string(), objects: z.array(z.string()).optional() }),
+    ),
+    estimatedDurationMs: z.number(),
+    confirmationToken: z.string(),
+    expiresAt: z.string(),
+  })
+  .openapi('RestorePreview');
+
+const progressSchema = z
+  .object({
+    step: z.string(),
+    percent: z.number(),
+    currentTable: z.string().nullable(),
+    status: z.string(),
+  })
+  .openapi('RestoreProgress');
+
+const operationSchema = z
+  .object({
+    id: z.string().uuid(),
+    workflowId: z.string(),
+    backupId: z.string().uuid(),
+    sourceTargetName: z.string(),
+    targetId: z.string().nullable(),
+    targetName: z.string(),
+    destination: z.record(z.string(), z.unknown()),
+    mode: z.enum(restoreModes),
+    options: z.record(z.string(), z.unknown()),
+    status: z.string(),
+    requestedBy: z.string(),
+    approvedBy: z.string().nullable(),
+    approvedAt: z.string().nullable(),
+    safetyBackupId: z.string().nullable(),
+    steps: z.array(
+      z.object({
+        step: z.string(),
+        status: z.string(),
+        code: z.string().nullable(),
+        message: z.string().nullable(),
+        at: z.string(),
+      }),
+    ),
+    result: z.unknown(),
+    errorCode: z.string().nullable(),
+    errorMessage: z.string().nullable(),
+    rollback: z
+      .object({ status: z.string(), code: z.string().nullable(), message: z.string().nullable() })
+      .nullable(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    progress: progressSchema.nullable(),
+  })
+  .openapi('RestoreOperation');
+
+const operationParams = z.object({
+  operationId: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: 'operationId', in: 'path' } }),
+});
+
+/** Live progress from the running workflow; null once it ended or when it cannot answer in time. */
+async function liveProgress(deps: ApiDeps, operation: RestoreOperation): Promise<RestoreProgress | null> {
+  if (operation.finishedAt) return null;
+  const timeoutMs = deps.queryTimeoutMs ?? 3_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      deps.temporal.workflow.getHandle(operation.workflowId).query(restoreProgressQuery),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutMs);
+      }),
+    ]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function withProgress(deps: ApiDeps, operation: RestoreOperation) {
+  return { ...operation, progress: await liveProgress(deps, operation) };
+}
+
+function callerOf(identity: AppEnv['Variables']['identity']) {
+  if (!identity)
+    throw new LifeboatError('UNAUTHORIZED', 'Send an API token: "Authorization: Bearer <token>".');
+  return identity;
+}
+
+/** Mounted at /api/admin/backups, before the backup routes: `/restore/status` must not reach `/:id`. */
+export function backupRestoreRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/restore/status',
+      summary: 'Per target, the restore in progress (with live progress) or the last one',
+      request: { query: z.object({ target: z.string().optional() }) },
+      responses: {
+        200: json(z.object({ items: z.array(operationSchema) }), 'Current or last restore per target'),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const operations = await currentOrLastRestores(deps.db, c.req.valid('query').target);
+      return c.json({ items: await Promise.all(operations.map((op) => withProgress(deps, op))) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/restore/preview',
+      summary: 'Describe what a restore would do, with a confirmation token for exactly this request',
+      description:
+        'Reads the archive on a worker and changes nothing. The token is bound to the backup, destination, mode ' +
+        'and options, valid 10 minutes and usable once.',
+      middleware: [requireRole('admin')] as const,
+      request: {
+        params: idParams,
+        body: { content: { 'application/json': { schema: previewBody } }, required: true },
+      },
+      responses: {
+        200: json(previewSchema, 'The preview'),
+        ...errorResponses,
+        ...notFoundResponse,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const preview = await previewRestore(
+        deps,
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        callerOf(c.get('identity')),
+      );
+      c.set('resourceId', preview.backup.id);
+      return c.json(preview, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/restore',
+      summary: 'Start a restore confirmed by a preview’s token',
+      middleware: [requireRole('admin')] as const,
+      request: {
+        params: idParams,
+        body: { content: { 'application/json': { schema: confirmBody } }, required: true },
+      },
+      responses: {
+        202: json(
+          z.object({ operationId: z.string().uuid(), workflowId: z.string(), statusUrl: z.string() }),
+          'Started',
+        ),
+        ...errorResponses,
+        ...notFoundResponse,
+        ...conflictResponse,
+        ...unprocessableResponse,
+      },
+    }),
+    async (c) => {
+      const started = await startRestore(
+        deps,
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        callerOf(c.get('identity')),
+      );
+      c.set('resourceId', started.operationId);
+      return c.json({ ...started, statusUrl: `/api/admin/restores/${started.operationId}` }, 202);
+    },
+  );
+
+  return app;
+}
+
+/** Mounted at /api/admin/restores. */
+export function restoreRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/',
+      summary: 'Restore operations, newest first',
+      request: {
+        query: z.object({
+          target: z.string().optional(),
+          status: z
+            .enum([
+              'pending',
+              'awaiting_approval',
+              'running',
+              'rolling_back',
+              'completed',
+              'failed',
+              'cancelled',
+            ])
+            .optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          offset: z.coerce.number().int().min(0).default(0),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({
+            items: z.array(operationSchema),
+            total: z.number(),
+            limit: z.number(),
+            offset: z.number(),
+          }),
+          'A page of restores',
+        ),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const page = await listRestoreOperations(deps.db, query);
+      return c.json(
+        {
+          items: page.items.map((op) => ({ ...op, progress: null })),
+          total: page.total,
+          limit: query.limit,
+          offset: query.offset,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/{operationId}',
+      summary: 'One restore: every step with its outcome, and live progress while it runs',
+      request: { params: operationParams },
+      responses: { 200: json(operationSchema, 'The restore'), ...errorResponses, ...notFoundResponse },
+    }),
+    async (c) => {
+      const operation = await getRestoreOperation(deps.db, c.req.valid('param').operationId);
+      return c.json(await withProgress(deps, operation), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{operationId}/cancel',
+      summary: 'Cancel a restore: what it changed is rolled back from the safety backup',
+      middleware: [requireRole('admin')] as const,
+      request: { params: operationParams },
+      responses: {
+        202: json(z.object({ operationId: z.string() }), 'Cancellation requested'),
+        ...errorResponses,
+        ...notFoundResponse,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const operation = await getRestoreOperation(deps.db, c.req.valid('param').operationId);
+      c.set('resourceId', operation.id);
+      if (operation.finishedAt) {
+        throw new LifeboatError(
+          'CONFLICT',
+          `Restore ${operation.id} has already ended (${operation.status}).`,
+        );
+      }
+      await deps.temporal.workflow.getHandle(operation.workflowId).cancel();
+      return c.json({ operationId: operation.id }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{operationId}/approve',
+      summary: 'Approve a restore that waits for approval; the admin who asked for it cannot',
+      middleware: [requireRole('admin')] as const,
+      request: { params: operationParams },
+      responses: {
+        200: json(z.object({ approvedBy: z.string(), approvedAt: z.string() }), 'Approved'),
+        ...errorResponses,
+        ...notFoundResponse,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const operation = await getRestoreOperation(deps.db, c.req.valid('param').operationId);
+      c.set('resourceId', operation.id);
+      if (operation.status !== 'awaiting_approval') {
+        throw new LifeboatError(
+          'CONFLICT',
+          `Restore ${operation.id} is ${operation.status}, not awaiting approval.`,
+        );
+      }
+      try {
+        const approved = await deps.temporal.workflow
+          .getHandle(operation.workflowId)
+          .executeUpdate(approveUpdate, { args: [{ approver: callerOf(c.get('identity')).name }] });
+        return c.json(approved, 200);
+      } catch (error) {
+        throw lifeboatErrorOf(error);
+      }
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,279 @@
+// Previews and starts restores: resolves the request against the catalog, issues and checks confirmation
+// tokens, records the operation (which takes the database's lock) and starts the workflow that owns it.
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { getBackup, type Backup } from '../activities/catalog/backups.ts';
+import {
+  closePreview,
+  createRestoreOperation,
+  finishRestoreOperation,
+  findUnfinishedRestore,
+  issueConfirmationToken,
+  type RestoreOperation,
+} from '../activities/catalog/restores.ts';
+import { getSettings } from '../activities/catalog/settings.ts';
+import { getTarget, type Target } from '../activities/catalog/targets.ts';
+import type { RestorePreview } from '../activities/restore.ts';
+import type { TokenIdentity } from '../activities/catalog/tokens.ts';
+import { isErrorCode, LifeboatError } from '../domain/errors.ts';
+import { compactUtcTimestamp } from '../domain/naming.ts';
+import {
+  confirmationBinding,
+  destinationLockKey,
+  resolveRestoreOptions,
+  type RestoreDestination,
+  type RestoreMode,
+  type RestoreOptions,
+} from '../domain/restore.ts';
+import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
+import type { restorePreviewWorkflow, restoreWorkflow, RestoreWorkflowInput } from '../workflows/restore.ts';
+import type { ApiDeps } from './context.ts';
+
+export interface RestoreRequestBody {
+  mode: RestoreMode;
+  tables?: string[] | undefined;
+  /** Default: the backup's own target. `database` alone: a new database on that target's server. */
+  destination?: { target?: string | undefined; database?: string | undefined } | undefined;
+  documents?: boolean | undefined;
+  noOwner?: boolean | undefined;
+  terminateConnections?: boolean | undefined;
+  /** An age identity for an encrypted backup; sealed at once, never stored or sent in clear. */
+  identity?: string | undefined;
+}
+
+interface ResolvedRestore {
+  backup: Backup;
+  target: Target;
+  destination: RestoreDestination;
+  options: RestoreOptions;
+  documentsDir: string | null;
+  binding: string;
+  lockKey: string;
+}
+
+/** The request in catalog terms, with its defaults, and the text a confirmation token is bound to. */
+async function resolveRestore(
+  deps: ApiDeps,
+  backupId: string,
+  body: RestoreRequestBody,
+): Promise<ResolvedRestore> {
+  const backup = await getBackup(deps.db, backupId);
+  if (backup.status !== 'completed') {
+    throw new LifeboatError(
+      'CONFLICT',
+      `Backup ${backup.id} is ${backup.status}; only a completed backup can be restored.`,
+    );
+  }
+  const target = await getTarget(deps.db, body.destination?.target ?? backup.targetId);
+  const newDatabase = body.destination?.database;
+  if (newDatabase !== undefined && !/^[^\0]{1,63}$/.test(newDatabase)) {
+    throw new LifeboatError('VALIDATION_FAILED', 'destination.database: 1 to 63 characters.', {
+      field: 'destination.database',
+    });
+  }
+  const destination: RestoreDestination =
+    newDatabase !== undefined && newDatabase !== target.connection.database
+      ? { kind: 'new-database', targetId: target.id, targetName: target.name, database: newDatabase }
+      : {
+          kind: 'target',
+          targetId: target.id,
+          targetName: target.name,
+          database: target.connection.database,
+        };
+  const documentsDir = destination.kind === 'target' ? target.documentsDir : null;
+  const resolved = resolveRestoreOptions(body, {
+    backupHasDocuments: (backup.manifest?.documents?.fileCount ?? 0) > 0,
+    destinationDocumentsDir: documentsDir,
+  });
+  if (!resolved.ok) {
+    throw new LifeboatError('VALIDATION_FAILED', `${resolved.field}: ${resolved.message}`, {
+      field: resolved.field,
+    });
+  }
+  return {
+    backup,
+    target,
+    destination,
+    options: resolved.value,
+    documentsDir: resolved.value.documents ? documentsDir : null,
+    binding: confirmationBinding(backup.id, destination, resolved.value),
+    lockKey: destinationLockKey(target.connection, destination.database),
+  };
+}
+
+/** The Lifeboat error inside a workflow or update failure, with its code, else TEMPORAL_UNAVAILABLE. */
+export function lifeboatErrorOf(error: unknown): LifeboatError {
+  for (
+    let current: unknown = error;
+    current instanceof Error;
+    current = (current as { cause?: unknown }).cause
+  ) {
+    if (current instanceof ApplicationFailure && isErrorCode(current.type)) {
+      const details = current.details?.[0];
+      return new LifeboatError(
+        current.type,
+        current.message,
+        details && typeof details === 'object' ? (details as Record<string, unknown>) : undefined,
+      );
+    }
+  }
+  return new LifeboatError(
+    'TEMPORAL_UNAVAILABLE',
+    `The workflow did not answer: ${(error as Error).message}`,
+  );
+}
+
+export type PreviewResponse = RestorePreview & { confirmationToken: string; expiresAt: string };
+
+/**
+ * Runs the preview on a worker and issues a confirmation token bound to exactly this request. The token
+ * is stored before the preview runs (so the worker can read the sealed identity it carries) and dropped
+ * again when the preview fails.
+ */
+export async function previewRestore(
+  deps: ApiDeps,
+  backupId: string,
+  body: RestoreRequestBody,
+  caller: TokenIdentity,
+): Promise<PreviewResponse> {
+  const resolved = await resolveRestore(deps, backupId, body);
+  const issued = await issueConfirmationToken(deps.db, {
+    backupId: resolved.backup.id,
+    binding: resolved.binding,
+    createdBy: caller.name,
+    identityCiphertext: body.identity ? deps.secrets.seal(body.identity) : null,
+  });
+  let preview: RestorePreview;
+  try {
+    preview = await deps.temporal.workflow.execute<typeof restorePreviewWorkflow>('restorePreviewWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId: `restore-preview/${resolved.destination.targetName}/${issued.previewId}`,
+      workflowExecutionTimeout: '1h',
+      args: [
+        {
+          previewId: issued.previewId,
+          backupId: resolved.backup.id,
+          destination: resolved.destination,
+          options: resolved.options,
+          documentsDir: resolved.documentsDir,
+        },
+      ],
+      staticSummary: `Restore preview of backup ${resolved.backup.id} into ${resolved.destination.targetName}`,
+    });
+  } catch (error) {
+    await closePreview(deps.db, issued.previewId, false);
+    throw lifeboatErrorOf(error);
+  }
+  await closePreview(deps.db, issued.previewId, true);
+  return { ...preview, confirmationToken: issued.token, expiresAt: issued.expiresAt };
+}
+
+/** `restore/<target>/<UTC time>-<id8>`: sorts by time in the Web UI, like the backups' ids. */
+export function restoreWorkflowId(targetName: string, at: Date, operationId: string): string {
+  return `restore/${targetName}/${compactUtcTimestamp(at)}-${operationId.replace(/-/g, '').slice(0, 8)}`;
+}
+
+async function workflowIsRunning(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch {
+    // Not found: its start never reached Temporal.
+    return false;
+  }
+}
+
+/**
+ * Records the operation with the token consumed, then starts its workflow. A lock held by an operation
+ * whose workflow is no longer running (terminated from the Web UI, say) is released first, once.
+ */
+export async function startRestore(
+  deps: ApiDeps,
+  backupId: string,
+  body: RestoreRequestBody & { confirmationToken?: string | undefined },
+  caller: TokenIdentity,
+): Promise<{ operationId: string; workflowId: string }> {
+  if (!body.confirmationToken) {
+    throw new LifeboatError(
+      'CONFIRMATION_INVALID',
+      'A restore needs the confirmationToken of a preview of exactly this request.',
+      { reason: 'missing' },
+    );
+  }
+  const resolved = await resolveRestore(deps, backupId, body);
+  const settings = await getSettings(deps.db);
+  const approval = settings.restoreApproval;
+  const approvalApplies =
+    approval.required &&
+    (approval.targets === null || approval.targets.includes(resolved.destination.targetName));
+  const operationId = randomUUID();
+  const now = new Date();
+  const workflowId = restoreWorkflowId(resolved.destination.targetName, now, operationId);
+  const record = () =>
+    createRestoreOperation(deps.db, body.confirmationToken!, resolved.binding, {
+      id: operationId,
+      workflowId,
+      backupId: resolved.backup.id,
+      sourceTargetName: resolved.backup.targetName,
+      destination: resolved.destination,
+      lockKey: resolved.lockKey,
+      options: resolved.options,
+      requestedBy: caller.name,
+      identityCiphertext: body.identity ? deps.secrets.seal(body.identity) : null,
+    });
+  let operation: RestoreOperation;
+  try {
+    operation = await record();
+  } catch (error) {
+    const holder =
+      error instanceof LifeboatError && error.code === 'CONFLICT'
+        ? await findUnfinishedRestore(deps.db, resolved.lockKey)
+        : undefined;
+    if (!holder || (await workflowIsRunning(deps.temporal, holder.workflowId))) throw error;
+    await finishRestoreOperation(deps.db, holder.id, {
+      status: 'failed',
+      errorCode: 'INTERNAL',
+      errorMessage: 'Its workflow ended without recording how; the lock it held was released.',
+      rollback: null,
+      result: null,
+    });
+    operation = await record();
+  }
+  const input: RestoreWorkflowInput = {
+    operationId: operation.id,
+    backupId: resolved.backup.id,
+    destination: resolved.destination,
+    options: resolved.options,
+    documentsDir: resolved.documentsDir,
+    requestedBy: caller.name,
+    approval: approvalApplies
+      ? { required: true, timeoutMs: Math.round(approval.timeoutMinutes * 60_000) }
+      : null,
+  };
+  try {
+    await deps.temporal.workflow.start<typeof restoreWorkflow>('restoreWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: targetAttribute, value: resolved.destination.targetName },
+        { key: triggerAttribute, value: 'restore' },
+        { key: statusAttribute, value: 'running' },
+      ],
+      staticSummary: `Restore of backup ${resolved.backup.id} into ${resolved.destination.targetName} (${resolved.options.mode})`,
+    });
+  } catch (error) {
+    const message =
+      error instanceof WorkflowExecutionAlreadyStartedError
+        ? 'A restore with this id is already running.'
+        : `Temporal did not accept the restore: ${(error as Error).message}`;
+    await finishRestoreOperation(deps.db, operation.id, {
+      status: 'failed',
+      errorCode: 'TEMPORAL_UNAVAILABLE',
+      errorMessage: message,
+      rollback: null,
+      result: null,
+    });
+    throw new LifeboatError('TEMPORAL_UNAVAILABLE', message);
+  }
+  return { operationId: operation.id, workflowId };
+}
