@@ -17,7 +17,11 @@ export const settingsSchema = z
     restoreApproval: z
       .object({
         required: z.boolean().default(false),
-        timeoutMinutes: z.number().positive().max(7 * 24 * 60).default(60),
+        timeoutMinutes: z
+          .number()
+          .positive()
+          .max(7 * 24 * 60)
+          .default(60),
         targets: z.array(z.string().min(1)).nullable().default(null),
       })
       .strict()
