@@ -142,8 +142,12 @@ export async function fetchBackupArchive(
       );
     } catch (error) {
       await rm(request.file, { force: true });
-      // A key that cannot open one copy cannot open the others: they hold the same bytes.
-      if (error instanceof LifeboatError && error.code === 'DECRYPTION_FAILED') throw error;
+      if (error instanceof LifeboatError && error.code === 'DECRYPTION_FAILED') {
+        // A key that cannot open one copy cannot open the others, which hold the same bytes; a copy that
+        // age cannot authenticate is damaged, and the next one may be intact.
+        if (error.details?.reason === undefined) throw error;
+        mismatch = true;
+      }
       problems.push(problemOf(place, error));
       continue;
     }

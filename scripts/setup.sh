@@ -22,11 +22,12 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null
 fi
 
-# zstd, so that system tar reads the .tar.zst archives (tests, and restoring by hand).
-if ! command -v zstd >/dev/null; then
-  echo "lifeboat: installing zstd from Debian's packages" >&2
+# zstd, so that system tar reads the .tar.zst archives, and age, which opens encrypted ones (tests, and
+# restoring by hand).
+if ! command -v zstd >/dev/null || ! command -v age >/dev/null; then
+  echo "lifeboat: installing zstd and age from Debian's packages" >&2
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd age >/dev/null
 fi
 
 # OpenSSH's server: the tests run a real sshd on loopback for the SFTP storage backend.

@@ -2,6 +2,8 @@
 import path from 'node:path';
 import { LifeboatError } from '../../domain/errors.ts';
 import { createLocalStorage } from './local.ts';
+import { createS3Storage } from './s3.ts';
+import { createSftpStorage } from './sftp.ts';
 import type { Storage } from './storage.ts';
 
 export type { Storage, StoredObject } from './storage.ts';
@@ -25,9 +27,10 @@ export function openStorage(
   }
   if (parsed.protocol === 'file:')
     return createLocalStorage(path.resolve(decodeURIComponent(parsed.pathname)));
-  void readEnv;
+  if (parsed.protocol === 's3:') return createS3Storage(parsed, readEnv);
+  if (parsed.protocol === 'sftp:') return createSftpStorage(parsed, readEnv);
   throw new LifeboatError(
     'VALIDATION_FAILED',
-    `Storage scheme "${parsed.protocol}" is not supported; use file://.`,
+    `Storage scheme "${parsed.protocol}" is not supported; use file://, s3:// or sftp://.`,
   );
 }
