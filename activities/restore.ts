@@ -232,10 +232,10 @@ export function createRestoreActivities(deps: BackupDeps) {
         `The archive of backup ${backupId} holds the manifest of backup ${extracted.manifest.backupId}.`,
       );
     }
-    if (
-      backup.manifest &&
-      JSON.stringify(backup.manifest.files) !== JSON.stringify(extracted.manifest.files)
-    ) {
+    // Compared field by field: the catalog keeps the manifest as jsonb, which orders keys its own way.
+    const listing = (files: Manifest['files']) =>
+      files.map((f) => `${f.path}\0${f.sizeBytes}\0${f.sha256}`).join('\n');
+    if (backup.manifest && listing(backup.manifest.files) !== listing(extracted.manifest.files)) {
       throw new LifeboatError(
         'CHECKSUM_MISMATCH',
         `The manifest in the archive of backup ${backupId} differs from the one the catalog recorded.`,

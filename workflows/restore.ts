@@ -347,16 +347,16 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     await CancellationScope.nonCancellable(async () => {
       await record(failedStep, 'failed', failure.message, failure.code);
       const rollback = await compensate();
-      await bookkeeping.finishRestore({
-        operationId,
-        ending: { status, errorCode: failure.code, errorMessage: failure.message, rollback, result: null },
-      });
       // A failed rollback leaves the safety backup protected: it is what the database must come back from.
       if (safetyBackupId && rollback.status !== 'failed') {
         await bookkeeping.releaseSafetyBackup({ backupId: safetyBackupId });
       }
-      progress = { ...progress, status, currentTable: null };
       await cleanUp();
+      await bookkeeping.finishRestore({
+        operationId,
+        ending: { status, errorCode: failure.code, errorMessage: failure.message, rollback, result: null },
+      });
+      progress = { ...progress, status, currentTable: null };
     });
     upsertSearchAttributes([{ key: statusAttribute, value: status }]);
     if (isCancellation(error)) throw error;
@@ -386,10 +386,6 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       verification: verification,
       durationsMs: { database: restored.durationMs },
     };
-    await bookkeeping.finishRestore({
-      operationId,
-      ending: { status: 'completed', errorCode: null, errorMessage: null, rollback: null, result },
-    });
     if (safetyBackupId) await bookkeeping.releaseSafetyBackup({ backupId: safetyBackupId });
     if (documentsWritten && input.documentsDir) {
       const documentsDir = input.documentsDir;
@@ -397,8 +393,13 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
         log.warn('The previous documents tree could not be removed', { operationId, error: String(error) }),
       );
     }
-    await record('finish', 'completed');
     await cleanUp();
+    await record('finish', 'completed');
+    // Last: recording the end releases the lock, and the catalog then shows the whole story.
+    await bookkeeping.finishRestore({
+      operationId,
+      ending: { status: 'completed', errorCode: null, errorMessage: null, rollback: null, result },
+    });
     progress = { step: 'done', percent: 100, currentTable: null, status: 'completed' };
     upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
     return result;
