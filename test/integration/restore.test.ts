@@ -65,7 +65,8 @@ describe('a full restore into the same target', () => {
     const { operationId, preview } = await startRestore(s.api, backupId, { mode: 'full' });
     expect(preview.safetyBackup).toBe(true);
     expect(preview.estimatedDurationMs).toBeGreaterThan(0);
-    expect(preview.backup).toMatchObject({ id: backupId, serverVersion: expect.stringMatching(/^15\./) });
+    expect(preview.backup.id).toBe(backupId);
+    expect(preview.backup.serverVersion).toMatch(/^\d+\.\d+/);
     const warnings = Object.fromEntries(preview.warnings.map((w) => [w.code, w]));
     expect(warnings['objects-dropped']?.objects).toEqual([
       'schema scratch',
