@@ -1,0 +1,430 @@
+// S3-compatible storage: objects under a bucket and key prefix, written by streaming multipart upload.
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { LifeboatError } from '../../domain/errors.ts';
+import { isValidKey, type Storage, type StoredObject } from './storage.ts';
+
+/** Memory per upload stays near (queue + 1) parts whatever the object size. */
+const partSizeBytes = 8 * 1024 * 1024;
+const uploadQueueSize = 2;
+/** Temporal retries the activity; the SDK only smooths over a blip. */
+const maxAttempts = 3;
+const connectionTimeoutMs = 5_000;
+/** A connection with no traffic this long is dead; also bounds a reader that stops reading a `get`. */
+const socketTimeoutMs = 120_000;
+
+const queryParameters = [
+  'endpoint',
+  'region',
+  'forcePathStyle',
+  'sse',
+  'sseKmsKeyId',
+  'accessKeyIdEnv',
+  'secretAccessKeyEnv',
+] as const;
+const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const bucketPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
+
+export interface S3StorageOptions {
+  bucket: string;
+  /** Prepended to every key: empty, or ending with `/`. */
+  keyPrefix: string;
+  region: string;
+  /** Undefined for AWS itself. */
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  serverSideEncryption: ServerSideEncryption | undefined;
+  sseKmsKeyId: string | undefined;
+  /** Undefined: the SDK's default credential chain (AWS_ACCESS_KEY_ID, profiles, instance roles...). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+}
+
+function invalid(message: string): LifeboatError {
+  return new LifeboatError('VALIDATION_FAILED', `S3 storage URL: ${message}`);
+}
+
+function credentialFromEnv(
+  parameter: string,
+  name: string,
+  readEnv: (name: string) => string | undefined,
+): string {
+  if (!envNamePattern.test(name)) {
+    throw invalid(`${parameter} must name an environment variable (letters, digits, _), not "${name}".`);
+  }
+  const value = readEnv(name);
+  if (!value) {
+    throw invalid(`${parameter} names ${name}, but that environment variable is not set for this process.`);
+  }
+  return value;
+}
+
+/** The options an s3:// URL describes; credentials come from the environment variables it names. */
+export function parseS3Url(url: URL, readEnv: (name: string) => string | undefined): S3StorageOptions {
+  if (url.protocol !== 's3:') throw invalid(`expected s3://bucket/prefix, got scheme ${url.protocol}.`);
+  if (url.username || url.password) {
+    throw invalid(
+      'credentials do not belong in the URL; put them in environment variables and name those with ' +
+        'accessKeyIdEnv and secretAccessKeyEnv.',
+    );
+  }
+  if (url.port) throw invalid('the bucket takes no port; give the server as endpoint=http://host:port.');
+  if (url.hash) throw invalid('fragments (#...) mean nothing in a storage URL.');
+  const bucket = url.hostname;
+  if (!bucketPattern.test(bucket)) {
+    throw invalid(`"${bucket}" is not a bucket name (3 to 63 letters, digits, dots, hyphens).`);
+  }
+
+  const segments = url.pathname
+    .split('/')
+    .filter((segment) => segment !== '')
+    .map((segment) => decodeURIComponent(segment));
+  const prefix = segments.join('/');
+  if (prefix && !isValidKey(prefix)) throw invalid(`"${prefix}" is not a usable key prefix.`);
+
+  const params = new Map<string, string>();
+  for (const [name, value] of url.searchParams) {
+    if (!(queryParameters as readonly string[]).includes(name)) {
+      throw invalid(`unknown parameter "${name}"; known ones are ${queryParameters.join(', ')}.`);
+    }
+    if (params.has(name)) throw invalid(`parameter "${name}" is given twice.`);
+    params.set(name, value);
+  }
+
+  const endpoint = params.get('endpoint');
+  if (endpoint !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(endpoint);
+    } catch {
+      throw invalid(`endpoint "${endpoint}" is not a URL (e.g. http://127.0.0.1:9000).`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw invalid('endpoint must be an http:// or https:// URL.');
+    }
+    if (parsed.username || parsed.password) throw invalid('endpoint must not carry credentials.');
+  }
+
+  const region = params.get('region') ?? 'us-east-1';
+  if (!region) throw invalid('region is empty.');
+
+  const pathStyle = params.get('forcePathStyle');
+  if (pathStyle !== undefined && pathStyle !== 'true' && pathStyle !== 'false') {
+    throw invalid('forcePathStyle must be true or false.');
+  }
+  const forcePathStyle = pathStyle === undefined ? endpoint !== undefined : pathStyle === 'true';
+
+  const sse = params.get('sse');
+  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') {
+    throw invalid('sse must be AES256 or aws:kms.');
+  }
+  const sseKmsKeyId = params.get('sseKmsKeyId');
+  if (sseKmsKeyId !== undefined && sse !== 'aws:kms') throw invalid('sseKmsKeyId needs sse=aws:kms.');
+  if (sseKmsKeyId === '') throw invalid('sseKmsKeyId is empty.');
+
+  const accessKeyIdEnv = params.get('accessKeyIdEnv');
+  const secretAccessKeyEnv = params.get('secretAccessKeyEnv');
+  if ((accessKeyIdEnv === undefined) !== (secretAccessKeyEnv === undefined)) {
+    throw invalid('give both accessKeyIdEnv and secretAccessKeyEnv, or neither for the default credentials.');
+  }
+  const credentials =
+    accessKeyIdEnv !== undefined && secretAccessKeyEnv !== undefined
+      ? {
+          accessKeyId: credentialFromEnv('accessKeyIdEnv', accessKeyIdEnv, readEnv),
+          secretAccessKey: credentialFromEnv('secretAccessKeyEnv', secretAccessKeyEnv, readEnv),
+        }
+      : undefined;
+
+  return {
+    bucket,
+    keyPrefix: prefix ? `${prefix}/` : '',
+    region,
+    endpoint,
+    forcePathStyle,
+    serverSideEncryption: sse,
+    sseKmsKeyId,
+    credentials,
+  };
+}
+
+const authCodes = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'AuthorizationHeaderMalformed',
+  'CredentialsProviderError',
+]);
+const spaceCodes = new Set(['XMinioStorageFull', 'InsufficientStorage']);
+const requestCodes = new Set(['InvalidBucketName', 'InvalidArgument', 'InvalidRequest', 'KeyTooLongError']);
+
+interface SdkErrorShape {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Maps what the SDK or the network threw to a LifeboatError: refused credentials are permanent
+ * (AUTH_FAILED), an unreachable or failing server is retryable (STORAGE_UNAVAILABLE). Messages name the
+ * endpoint and bucket, never a credential.
+ */
+export function describeS3Failure(
+  error: unknown,
+  action: string,
+  where: { endpoint: string; bucket: string },
+): LifeboatError {
+  if (error instanceof LifeboatError) return error;
+  const shape = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  const status = shape.$metadata?.httpStatusCode;
+  // Node puts errno names (ECONNREFUSED) in `code`; S3 puts its error code in `Code` and `name`.
+  const code = shape.Code ?? shape.code ?? (shape.name && shape.name !== 'Error' ? shape.name : undefined);
+  const label = [code, status && `HTTP ${status}`].filter(Boolean).join(', ') || 'no error code';
+  const at = `S3 at ${where.endpoint}, bucket "${where.bucket}"`;
+
+  if (code === 'NoSuchBucket') {
+    return new LifeboatError(
+      'NOT_FOUND',
+      `Bucket "${where.bucket}" does not exist at ${where.endpoint}; create it or correct the storage URL.`,
+    );
+  }
+  if (code === 'CredentialsProviderError') {
+    return new LifeboatError(
+      'AUTH_FAILED',
+      `${at}: no credentials to ${action}; name them in the storage URL with accessKeyIdEnv and ` +
+        'secretAccessKeyEnv, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the worker.',
+    );
+  }
+  if ((code && authCodes.has(code)) || status === 401 || status === 403) {
+    return new LifeboatError(
+      'AUTH_FAILED',
+      `${at} refused the credentials (${label}) to ${action}; check the access key id and secret ` +
+        'access key the storage URL names, and that they may use this bucket.',
+    );
+  }
+  if (code === 'NoSuchUpload') {
+    return new LifeboatError(
+      'STORAGE_UNAVAILABLE',
+      `${at}: the multipart upload to ${action} was aborted meanwhile (by another attempt at the same ` +
+        'object, or expired by the server); trying again starts a new one.',
+    );
+  }
+  if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) {
+    return new LifeboatError('NOT_FOUND', `${at}: nothing found to ${action} (${label}).`);
+  }
+  if ((code && spaceCodes.has(code)) || status === 507) {
+    return new LifeboatError('INSUFFICIENT_SPACE', `${at} has no space left to ${action} (${label}).`);
+  }
+  if (code && requestCodes.has(code)) {
+    return new LifeboatError(
+      'VALIDATION_FAILED',
+      `${at} refused the request to ${action} (${label}): ${shape.message ?? ''}`,
+    );
+  }
+  if (status !== undefined && status >= 500) {
+    return new LifeboatError(
+      'STORAGE_UNAVAILABLE',
+      `${at} failed to ${action} (${label}); the server is overloaded or failing, try again later.`,
+    );
+  }
+  return new LifeboatError(
+    'STORAGE_UNAVAILABLE',
+    `${at} could not ${action} (${label}${shape.message ? `: ${shape.message}` : ''}); ` +
+      'check that the endpoint is up and reachable.',
+  );
+}
+
+function isMissing(error: unknown): boolean {
+  const shape = error as SdkErrorShape;
+  if (shape.name === 'NoSuchBucket' || shape.Code === 'NoSuchBucket') return false;
+  return shape.name === 'NoSuchKey' || shape.name === 'NotFound' || shape.$metadata?.httpStatusCode === 404;
+}
+
+export function createS3Storage(url: URL, readEnv: (name: string) => string | undefined): Storage {
+  const options = parseS3Url(url, readEnv);
+  const { bucket, keyPrefix } = options;
+  const where = { endpoint: options.endpoint ?? `s3.${options.region}.amazonaws.com`, bucket };
+  const client = new S3Client({
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    maxAttempts,
+    requestHandler: { connectionTimeout: connectionTimeoutMs, socketTimeout: socketTimeoutMs },
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+  const fail = (error: unknown, action: string): never => {
+    throw describeS3Failure(error, action, where);
+  };
+  const objectKey = (key: string): string => {
+    if (!isValidKey(key)) throw new LifeboatError('VALIDATION_FAILED', `Invalid storage key "${key}".`);
+    return keyPrefix + key;
+  };
+
+  /** A crashed attempt can leave parts behind that the bucket keeps (and bills) until aborted. */
+  const abortStaleUploads = async (fullKey: string): Promise<void> => {
+    try {
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      do {
+        const page = await client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: bucket,
+            Prefix: fullKey,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+        for (const upload of page.Uploads ?? []) {
+          if (upload.Key !== fullKey || !upload.UploadId) continue;
+          await client
+            .send(
+              new AbortMultipartUploadCommand({ Bucket: bucket, Key: fullKey, UploadId: upload.UploadId }),
+            )
+            .catch(() => undefined);
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+    } catch {
+      // Best effort: some servers lack ListMultipartUploads (rclone answers NoSuchUpload when there are
+      // none), and a server that is really failing fails the upload itself.
+    }
+  };
+
+  return {
+    url: url.href,
+
+    async put(key, body) {
+      let fullKey: string;
+      try {
+        fullKey = objectKey(key);
+      } catch (error) {
+        body.destroy();
+        throw error;
+      }
+      let sizeBytes = 0;
+      let bodyError: unknown;
+      const counted = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          sizeBytes += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      body.on('error', (error) => {
+        bodyError ??= error;
+        counted.destroy(error);
+      });
+      await abortStaleUploads(fullKey);
+      body.pipe(counted);
+      const upload = new Upload({
+        client,
+        params: {
+          Bucket: bucket,
+          Key: fullKey,
+          Body: counted,
+          ...(options.serverSideEncryption ? { ServerSideEncryption: options.serverSideEncryption } : {}),
+          ...(options.sseKmsKeyId ? { SSEKMSKeyId: options.sseKmsKeyId } : {}),
+        },
+        partSize: partSizeBytes,
+        queueSize: uploadQueueSize,
+        leavePartsOnError: false,
+      });
+      try {
+        await upload.done();
+      } catch (error) {
+        counted.destroy();
+        body.destroy();
+        if (bodyError instanceof LifeboatError) throw bodyError;
+        if (bodyError) {
+          throw new LifeboatError(
+            'STORAGE_UNAVAILABLE',
+            `The data being written to ${key} in S3 bucket "${bucket}" failed midway: ${(bodyError as Error).message}`,
+          );
+        }
+        return fail(error, `write ${key}`);
+      }
+      return { key, sizeBytes };
+    },
+
+    async get(key) {
+      const fullKey = objectKey(key);
+      let body: unknown;
+      try {
+        body = (await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey }))).Body;
+      } catch (error) {
+        if (isMissing(error)) throw new LifeboatError('NOT_FOUND', `No object ${key} in ${url.href}.`);
+        return fail(error, `read ${key}`);
+      }
+      if (!(body instanceof Readable)) return fail(new Error('response has no body'), `read ${key}`);
+      // A connection lost while the caller reads surfaces as the same retryable error as one lost before.
+      const out = new PassThrough();
+      body.on('error', (error) => out.destroy(describeS3Failure(error, `read ${key}`, where)));
+      out.once('close', () => body.destroy());
+      body.pipe(out);
+      return out;
+    },
+
+    async stat(key): Promise<StoredObject | undefined> {
+      const fullKey = objectKey(key);
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: fullKey }));
+        return { key, sizeBytes: head.ContentLength ?? 0 };
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        return fail(error, `inspect ${key}`);
+      }
+    },
+
+    async delete(key) {
+      const fullKey = objectKey(key);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey }));
+      } catch (error) {
+        if ((error as SdkErrorShape).name === 'NoSuchKey') return;
+        fail(error, `delete ${key}`);
+      }
+    },
+
+    async list(prefix) {
+      const keys: string[] = [];
+      let continuationToken: string | undefined;
+      try {
+        do {
+          const page = await client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: keyPrefix + prefix,
+              ContinuationToken: continuationToken,
+            }),
+          );
+          for (const object of page.Contents ?? []) {
+            const key = object.Key?.slice(keyPrefix.length);
+            // Folder markers ("dir/") that other tools create are not objects of ours.
+            if (key && object.Key?.startsWith(keyPrefix) && isValidKey(key)) keys.push(key);
+          }
+          continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (continuationToken);
+      } catch (error) {
+        fail(error, `list ${prefix || 'all keys'}`);
+      }
+      return keys.sort();
+    },
+
+    close() {
+      client.destroy();
+      return Promise.resolve();
+    },
+  };
+}
