@@ -436,13 +436,25 @@ export function createBackupActivities(deps: BackupDeps) {
       });
     },
 
+    /** Records a failed or cancelled run, with the copies that could not be removed from storage yet. */
     async recordBackupEnded(request: {
       backupId: string;
       status: 'failed' | 'cancelled';
       errorCode: string;
       errorMessage: string;
+      leftovers?: { position: number; storageUrl: string; storageKey: string }[];
     }): Promise<void> {
-      await markBackupEnded(deps.db, request.backupId, { ...request, finishedAt: new Date().toISOString() });
+      const { leftovers = [], ...ended } = request;
+      await markBackupEnded(deps.db, request.backupId, { ...ended, finishedAt: new Date().toISOString() });
+      for (const leftover of leftovers) {
+        await recordBackupCopy(deps.db, request.backupId, {
+          ...leftover,
+          status: 'failed',
+          sizeBytes: null,
+          errorCode: 'STORAGE_UNAVAILABLE',
+          errorMessage: 'Left behind by the failed run; removed when retention forgets the run.',
+        });
+      }
     },
 
     /** Removes an archive and its sidecars from every destination; nothing there is fine. */

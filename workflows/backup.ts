@@ -20,7 +20,13 @@ import { archiveKey } from '../domain/naming.ts';
 import { progressPercent, type BackupProgress, type BackupStep } from '../domain/progress.ts';
 import { statusAttribute } from '../domain/search-attributes.ts';
 import { progressQuery, progressSignal } from './messages.ts';
-import { bookkeepingOptions, cleanupOptions, maxWorkerClaims, onWorkerOptions } from './options.ts';
+import {
+  bookkeepingOptions,
+  cleanupOptions,
+  discardOptions,
+  maxWorkerClaims,
+  onWorkerOptions,
+} from './options.ts';
 
 /**
  * What starts a backup. Schedules start every run with the same arguments, so a scheduled run has no
@@ -41,6 +47,27 @@ export interface BackupWorkflowResult {
 }
 
 const bookkeeping = proxyActivities<Activities>(bookkeepingOptions);
+const discarding = proxyActivities<Activities>(discardOptions);
+
+/**
+ * Removes what a failed run may have put in each destination. A destination that still fails keeps its
+ * object listed as a leftover copy of the failed backup, which retention removes when it forgets the run.
+ */
+async function discardFromEach(key: string, destinations: readonly string[]): Promise<number[]> {
+  const leftovers: number[] = [];
+  for (const [position, destination] of destinations.entries()) {
+    try {
+      await discarding.discardStoredArchive({ key, destinations: [destination] });
+    } catch (error) {
+      log.warn('Could not remove a failed backup from a destination; retention will retry', {
+        destination,
+        error: String(error),
+      });
+      leftovers.push(position);
+    }
+  }
+  return leftovers;
+}
 
 /** The code and message of the innermost Lifeboat failure in a chain of Temporal failures. */
 export function describeFailure(error: unknown): { code: ErrorCode; message: string } {
@@ -197,12 +224,17 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       : describeFailure(error);
     progress = { ...progress, status: cancelled ? 'cancelled' : 'failed' };
     await CancellationScope.nonCancellable(async () => {
-      if (key) await bookkeeping.discardStoredArchive({ key, destinations });
+      const leftovers = key ? await discardFromEach(key, destinations) : [];
       await bookkeeping.recordBackupEnded({
         backupId: request.backupId,
         status: cancelled ? 'cancelled' : 'failed',
         errorCode: failure.code,
         errorMessage: failure.message,
+        leftovers: leftovers.map((position) => ({
+          position,
+          storageUrl: destinations[position]!,
+          storageKey: key!,
+        })),
       });
     });
     upsertSearchAttributes([{ key: statusAttribute, value: cancelled ? 'cancelled' : 'failed' }]);

@@ -32,5 +32,11 @@ export const cleanupOptions: ActivityOptions = {
   retry: { ...retry, maximumAttempts: 3 },
 };
 
+/** Removing a failed backup's objects from storage: a few tries, then the leftovers are recorded for later. */
+export const discardOptions: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: { ...retry, maximumAttempts: 3 },
+};
+
 /** How many times the workflow starts over on another worker when the one holding its files is gone. */
 export const maxWorkerClaims = 3;
