@@ -1,5 +1,6 @@
 // `lifeboat <command>`: tokens and migrations against the catalog; backups and targets through the API.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { generateIdentity } from '../activities/encryption.ts';
 import { createToken, listTokens, revokeToken, roles, type Role } from '../activities/catalog/tokens.ts';
@@ -32,6 +33,12 @@ API commands (need LIFEBOAT_API_URL and LIFEBOAT_TOKEN):
                                                          start a backup; --wait follows it to the end
   backups [--target T] [--status S] [--limit N]          list backups, newest first
   show BACKUP_ID                                         one backup, with progress while it runs
+  restore BACKUP_ID [--mode full|schema-only|data-only|tables] [--table SCHEMA.TABLE]...
+                    [--into-target T] [--into-database DB] [--no-documents]
+                    [--identity-file FILE] [--yes] [--wait]
+                                                         preview the restore, confirm it (type the target's
+                                                         name, or --yes), start it; --wait follows it
+  restores                                               list restore operations
 
 Inside the checkout, settings written by scripts/start.sh (data/lifeboat.env) are used when not set.`;
 
@@ -86,6 +93,92 @@ async function followBackup(api: ReturnType<typeof createApiClient>, id: string)
   }
 }
 
+interface RestorePreview {
+  mode: string;
+  destination: { targetName: string; database: string; host: string; port: number };
+  tables: unknown[];
+  safetyBackup: boolean;
+  warnings: { code: string; message: string }[];
+  estimatedDurationMs: number;
+  confirmationToken: string;
+}
+
+/** The identity lines of an age identity file, so that the private key is read from disk, never typed. */
+function identityFrom(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  if (lines.length !== 1) {
+    throw new LifeboatError('VALIDATION_FAILED', `${file} should hold exactly one age identity.`);
+  }
+  return lines[0];
+}
+
+async function confirmRestore(preview: RestorePreview, values: Values): Promise<void> {
+  const { targetName, database, host, port } = preview.destination;
+  const where = `database ${String(database)} of target ${String(targetName)} (${String(host)}:${String(port)})`;
+  process.stderr.write(
+    `Restore (${preview.mode}) into ${where}: ${preview.tables.length} table(s), about ` +
+      `${Math.ceil(preview.estimatedDurationMs / 1000)} s${preview.safetyBackup ? ', after a safety backup' : ''}.\n`,
+  );
+  for (const warning of preview.warnings)
+    process.stderr.write(`  warning ${warning.code}: ${warning.message}\n`);
+  if (values.yes === true) return;
+  if (!process.stdin.isTTY) {
+    throw new LifeboatError('VALIDATION_FAILED', 'Not a terminal: pass --yes to confirm the restore.');
+  }
+  const name = String(targetName);
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(`Type the target's name (${name}) to go ahead: `);
+    if (answer.trim() !== name) throw new LifeboatError('CANCELLED', 'Nothing was restored.');
+  } finally {
+    prompt.close();
+  }
+}
+
+async function restoreBackup(api: ReturnType<typeof createApiClient>, backupId: string, values: Values) {
+  const destination = {
+    ...(text(values, 'into-target') ? { target: text(values, 'into-target') } : {}),
+    ...(text(values, 'into-database') ? { database: text(values, 'into-database') } : {}),
+  };
+  const identity = identityFrom(text(values, 'identity-file'));
+  const body = {
+    mode: text(values, 'mode') ?? 'full',
+    ...(Array.isArray(values.table) ? { tables: values.table } : {}),
+    ...(Object.keys(destination).length ? { destination } : {}),
+    ...(values['no-documents'] === true ? { documents: false } : {}),
+    ...(identity ? { identity } : {}),
+  };
+  const path = `/api/admin/backups/${encodeURIComponent(backupId)}/restore`;
+  const preview = await api.request<RestorePreview>('POST', `${path}/preview`, body);
+  await confirmRestore(preview, values);
+  const started = await api.request<{ operationId: string }>('POST', path, {
+    ...body,
+    confirmationToken: preview.confirmationToken,
+  });
+  if (!values.wait) return print(started);
+  for (let last = ''; ;) {
+    const operation = await api.request<{
+      status: string;
+      progress: { step: string; percent: number; currentTable: string | null } | null;
+    }>('GET', `/api/admin/restores/${started.operationId}`);
+    const line = operation.progress
+      ? `${operation.progress.step} ${operation.progress.percent}%${operation.progress.currentTable ? ` ${operation.progress.currentTable}` : ''}`
+      : operation.status;
+    if (line !== last) process.stderr.write(`${line}\n`);
+    last = line;
+    if (['completed', 'failed', 'cancelled'].includes(operation.status)) {
+      print(operation);
+      if (operation.status !== 'completed') process.exitCode = 1;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY)
     process.stderr.write('Reading timestamps from stdin, one per line; end with Ctrl-D.\n');
@@ -119,6 +212,13 @@ async function main(argv: string[]): Promise<void> {
       'keep-within': { type: 'string' },
       timezone: { type: 'string' },
       output: { type: 'string', short: 'o' },
+      mode: { type: 'string' },
+      table: { type: 'string', multiple: true },
+      'into-target': { type: 'string' },
+      'into-database': { type: 'string' },
+      'no-documents': { type: 'boolean' },
+      'identity-file': { type: 'string' },
+      yes: { type: 'boolean', short: 'y' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -210,6 +310,18 @@ async function main(argv: string[]): Promise<void> {
       print(await client().request('GET', `/api/admin/backups?${query.toString()}`));
       return;
     }
+    case 'restore': {
+      if (!sub)
+        throw new LifeboatError(
+          'VALIDATION_FAILED',
+          `Name the backup: lifeboat restore BACKUP_ID\n\n${usage}`,
+        );
+      await restoreBackup(client(), sub, values);
+      return;
+    }
+    case 'restores':
+      print(await client().request('GET', '/api/admin/restores'));
+      return;
     case 'show':
       if (!sub) throw new LifeboatError('VALIDATION_FAILED', 'Name the backup: lifeboat show BACKUP_ID');
       print(await client().request('GET', `/api/admin/backups/${encodeURIComponent(sub)}`));
