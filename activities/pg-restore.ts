@@ -10,8 +10,8 @@ import pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
 import { chooseClient, parseClientVersion, serverMajor, type PgClient } from '../domain/pg-version.ts';
 import {
-  CopyRowCounter,
   parseTocHeaders,
+  RestoreSqlStream,
   splitTocList,
   type ExpectedTable,
   type TableName,
@@ -188,14 +188,15 @@ export interface RestoreRunResult {
   bytes: number;
 }
 
+/** Writes with backpressure; a broken pipe just ends the wait: psql's exit status says what happened. */
 async function write(stream: Writable, data: string | Buffer, closed: Promise<unknown>): Promise<void> {
   if (stream.write(data)) return;
-  await Promise.race([once(stream, 'drain'), closed]);
+  await Promise.race([once(stream, 'drain').catch(() => undefined), closed]);
 }
 
 /**
  * pg_restore's SQL for the dump, streamed through a row counter into psql, framed by BEGIN, the prelude,
- * the epilogue and COMMIT. psql stops at the first error (ON_ERROR_STOP); COMMIT is only written once
+ * the epilogue and COMMIT (pg_restore's own BEGIN only draws a warning inside ours). psql stops at the first error (ON_ERROR_STOP); COMMIT is only written once
  * pg_restore has finished cleanly, so a failure, a kill of either process or of this worker, or a
  * cancellation before that point leaves the database untouched. Once COMMIT is written, cancellation
  * waits for psql instead of killing it, so the outcome is always known to the caller.
@@ -210,7 +211,10 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
     },
   );
   const psqlDone = started(psql);
-  const restore = spawn(run.tools.pgRestore, ['--file=-', ...run.selectArgs, run.dumpFile], {
+  // --single-transaction: otherwise pg_restore wraps large objects in a BEGIN/COMMIT of their own, which
+  // would commit the restore halfway. Its closing COMMIT is held back by RestoreSqlStream.
+  const restoreArgs = ['--file=-', '--single-transaction', ...run.selectArgs, run.dumpFile];
+  const restore = spawn(run.tools.pgRestore, restoreArgs, {
     env: {},
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -225,7 +229,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
     }
   };
   run.signal.addEventListener('abort', abort);
-  const counter = new CopyRowCounter();
+  const counter = new RestoreSqlStream();
   let bytes = 0;
   try {
     if (run.signal.aborted) throw new LifeboatError('CANCELLED', 'The restore was cancelled.');
@@ -235,10 +239,9 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
       psqlDone,
     );
     for await (const chunk of restore.stdout) {
-      counter.push(chunk as Buffer);
       bytes += (chunk as Buffer).length;
+      for (const part of counter.push(chunk as Buffer)) await write(psql.stdin, part, psqlDone);
       run.onProgress(bytes, counter.current);
-      await write(psql.stdin, chunk as Buffer, psqlDone);
       if (psql.exitCode !== null || psql.signalCode !== null) break;
     }
     if (psql.exitCode !== null || psql.signalCode !== null) {
@@ -256,12 +259,14 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
           `changed. ${lastLines(restored.stderr)}`.trim(),
       );
     }
-    if (counter.current) {
+    const { trailer, closed } = counter.finish();
+    if (!closed) {
       throw new LifeboatError(
         'PG_RESTORE_FAILED',
-        'The dump ended inside a COPY block; nothing was changed.',
+        "pg_restore's script did not end with its closing COMMIT, so it is incomplete; nothing was changed.",
       );
     }
+    for (const part of trailer) await write(psql.stdin, part, psqlDone);
     const counted = counter.result();
     await write(psql.stdin, run.epilogue(counted), psqlDone);
     committing = true;
@@ -284,12 +289,14 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
       kill(restore);
       kill(psql);
     }
-    await Promise.all([restoreDone, psqlDone]);
+    const [, psqlEnded] = await Promise.all([restoreDone, psqlDone]);
     if (error instanceof LifeboatError && error.details?.committed === 'unknown') throw error;
     const failure =
       error instanceof LifeboatError
         ? error
-        : new LifeboatError('PG_RESTORE_FAILED', `The restore failed: ${(error as Error).message}`);
+        : psqlEnded.code
+          ? classifyRestoreStderr(psqlEnded.stderr, 'psql')
+          : new LifeboatError('PG_RESTORE_FAILED', `The restore failed: ${(error as Error).message}`);
     // COMMIT was never sent, or psql reported that it failed: PostgreSQL rolled everything back.
     throw new LifeboatError(failure.code, failure.message, { ...failure.details, rolledBack: true });
   } finally {

@@ -615,35 +615,64 @@ export function parseCopyTarget(line: string): TableName | undefined {
 }
 
 const newline = 0x0a;
+// Bytes of the line `COMMIT;`. (No Buffer at module level: workflows import this file, and have none.)
+const commitLine = [0x43, 0x4f, 0x4d, 0x4d, 0x49, 0x54, 0x3b];
 
 /**
- * Counts the rows of every COPY block in pg_restore's SQL output, fed chunk by chunk. In COPY's text
- * format each row is one line (newlines inside values are escaped) and `\.` ends the block.
+ * pg_restore's SQL output (made with --single-transaction), fed chunk by chunk on its way to psql. It
+ * counts the rows of every COPY block (in COPY's text format each row is one line, newlines inside values
+ * escaped, and `\.` ends the block), and it holds back pg_restore's own closing COMMIT: the restore's
+ * caller commits, after its own checks. The closing COMMIT is the last statement; only blank lines,
+ * comments and psql's `\unrestrict` follow it. A line "COMMIT;" followed by more SQL (say, inside a
+ * procedure's body) passes through unchanged, as does anything inside COPY data.
  */
-export class CopyRowCounter {
+export class RestoreSqlStream {
   readonly counts = new Map<string, ExpectedTable>();
   current: TableName | undefined;
   private rows = 0;
-  private pending: Buffer[] = [];
+  /** The start of a line that has not ended yet; forwarded once it has. */
+  private pending: Buffer = Buffer.alloc(0);
+  /** A COMMIT; line and the trailer lines after it, held until it is clear whether more SQL follows. */
+  private held: Buffer[] = [];
 
-  push(chunk: Buffer): void {
+  /** Takes the next chunk; returns what may go to psql now, in order. */
+  push(chunk: Buffer): Buffer[] {
+    const data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const out: Buffer[] = [];
+    let forwardFrom = 0;
     let start = 0;
     for (;;) {
-      const end = chunk.indexOf(newline, start);
-      if (end < 0) {
-        if (start < chunk.length) this.pending.push(chunk.subarray(start));
-        return;
+      const end = data.indexOf(newline, start);
+      if (end < 0) break;
+      const kind = this.line(data.subarray(start, end));
+      if (this.held.length && kind !== 'trailer') {
+        out.push(...this.held);
+        this.held = [];
+        forwardFrom = start;
       }
-      const line = this.pending.length
-        ? Buffer.concat([...this.pending, chunk.subarray(start, end)])
-        : chunk.subarray(start, end);
-      this.pending = [];
-      this.line(line);
+      if (kind === 'commit' || (this.held.length && kind === 'trailer')) {
+        if (!this.held.length) out.push(data.subarray(forwardFrom, start));
+        this.held.push(data.subarray(start, end + 1));
+        forwardFrom = end + 1;
+      }
       start = end + 1;
     }
+    if (!this.held.length) out.push(data.subarray(forwardFrom, start));
+    this.pending = Buffer.from(data.subarray(start));
+    return out.filter((buffer) => buffer.length > 0);
   }
 
-  private line(line: Buffer): void {
+  /**
+   * At the end of the stream: the trailer to forward without the closing COMMIT, and whether there was
+   * one. Without it the output is not pg_restore's complete single-transaction script.
+   */
+  finish(): { trailer: Buffer[]; closed: boolean } {
+    const tail = this.pending.length ? this.push(Buffer.from('\n')) : [];
+    if (!this.held.length || this.current) return { trailer: tail, closed: false };
+    return { trailer: [...tail, ...this.held.slice(1)], closed: true };
+  }
+
+  private line(line: Buffer): 'commit' | 'trailer' | 'other' {
     if (this.current) {
       if (line.length === 2 && line[0] === 0x5c && line[1] === 0x2e) {
         const key = tableKey(this.current);
@@ -653,7 +682,15 @@ export class CopyRowCounter {
       } else {
         this.rows++;
       }
-      return;
+      return 'other';
+    }
+    if (line.length === commitLine.length && commitLine.every((byte, i) => line[i] === byte)) return 'commit';
+    if (
+      line.length === 0 ||
+      (line[0] === 0x2d && line[1] === 0x2d) ||
+      line.toString('latin1').startsWith('\\unrestrict ')
+    ) {
+      return 'trailer';
     }
     // Only lines that start with "COPY " are worth decoding.
     if (line.length > 5 && line[0] === 0x43 && line[1] === 0x4f && line[2] === 0x50 && line[3] === 0x59) {
@@ -663,9 +700,10 @@ export class CopyRowCounter {
         this.rows = 0;
       }
     }
+    return 'other';
   }
 
-  /** Tables with the rows their COPY blocks carried; the table still loading, if the stream stopped inside one. */
+  /** Tables with the rows their COPY blocks carried. */
   result(): ExpectedTable[] {
     return [...this.counts.values()].sort(compareTables);
   }
