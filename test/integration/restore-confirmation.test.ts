@@ -1,0 +1,200 @@
+// What stands between a request and a restore: the preview's confirmation token (bound, expiring, used
+// once), the admin role, and, when the settings ask for it, another admin's approval.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createToken } from '../../activities/catalog/tokens.ts';
+import { eventually } from '../harness/api.ts';
+import {
+  backUp,
+  createTarget,
+  preview,
+  restoreOperation,
+  snapshot,
+  startRestore,
+  startRestoreStack,
+  waitForRestore,
+  type RestoreStack,
+} from '../harness/restore.ts';
+import { createDatabase, sql } from '../harness/stack.ts';
+
+let s: RestoreStack;
+let database: string;
+let target: { id: string; name: string };
+let backupA: string;
+let backupB: string;
+
+beforeAll(async () => {
+  s = await startRestoreStack();
+  database = await createDatabase('rtoken');
+  await sql(
+    database,
+    'create table notes (id serial primary key, body text); insert into notes (body) values (1)',
+  );
+  target = await createTarget(s.api, `rtoken-${database.slice(-8)}`, database);
+  backupA = await backUp(s.api, target.name);
+  await sql(database, `insert into notes (body) values ('after A')`);
+  backupB = await backUp(s.api, target.name);
+});
+
+afterAll(async () => {
+  await s?.db.query(`update settings set value = value - 'restoreApproval'`).catch(() => undefined);
+  await s?.stop();
+});
+
+async function restoreWith(backupId: string, body: Record<string, unknown>, token = s.api.tokens.admin) {
+  return s.api.json<{ operationId?: string; error?: { code: string; details?: { reason?: string } } }>(
+    'POST',
+    `/api/admin/backups/${backupId}/restore`,
+    { body, token },
+  );
+}
+
+const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+describe('the confirmation token', () => {
+  it('is refused when missing, unknown, expired, for another backup or other options, and once used', async () => {
+    const before = await snapshot(database);
+    const refusal = (reason: string) => ({
+      status: 422,
+      body: { error: { code: 'CONFIRMATION_INVALID', details: { reason } } },
+    });
+
+    expect(await restoreWith(backupA, { mode: 'full' })).toMatchObject(refusal('missing'));
+    expect(await restoreWith(backupA, { mode: 'full', confirmationToken: 'lbr_unknown' })).toMatchObject(
+      refusal('unknown'),
+    );
+
+    const forA = await preview(s.api, backupA, { mode: 'full' });
+    expect(new Date(forA.expiresAt).getTime() - Date.now()).toBeGreaterThan(9 * 60_000);
+    expect(
+      await restoreWith(backupB, { mode: 'full', confirmationToken: forA.confirmationToken }),
+    ).toMatchObject(refusal('other-backup'));
+    expect(
+      await restoreWith(backupA, { mode: 'data-only', confirmationToken: forA.confirmationToken }),
+    ).toMatchObject(refusal('other-options'));
+    expect(
+      await restoreWith(backupA, {
+        mode: 'full',
+        destination: { database: 'somewhere_else' },
+        confirmationToken: forA.confirmationToken,
+      }),
+    ).toMatchObject(refusal('other-options'));
+    const asOperator = await restoreWith(
+      backupA,
+      { mode: 'full', confirmationToken: forA.confirmationToken },
+      s.api.tokens.operator,
+    );
+    expect(asOperator).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+
+    const expiring = await preview(s.api, backupA, { mode: 'full' });
+    await s.db.query(
+      `update restore_tokens set expires_at = now() - interval '1 second' where token_hash = $1`,
+      [hash(expiring.confirmationToken)],
+    );
+    expect(
+      await restoreWith(backupA, { mode: 'full', confirmationToken: expiring.confirmationToken }),
+    ).toMatchObject(refusal('expired'));
+    expect(await snapshot(database)).toEqual(before);
+
+    // The refusals did not spend it: the exact request it was issued for goes through, once.
+    const started = await restoreWith(backupA, { mode: 'full', confirmationToken: forA.confirmationToken });
+    expect(started.status).toBe(202);
+    expect((await waitForRestore(s.api, started.body.operationId!)).status).toBe('completed');
+    expect(
+      await restoreWith(backupA, { mode: 'full', confirmationToken: forA.confirmationToken }),
+    ).toMatchObject(refusal('used'));
+
+    const audited = await s.db.query<{ status: number; error_code: string | null }>(
+      `select status, error_code from audit_log where path = $1 order by id`,
+      [`/api/admin/backups/${backupA}/restore`],
+    );
+    expect(audited.rows.map((row) => `${row.status}:${row.error_code ?? ''}`)).toEqual([
+      '422:CONFIRMATION_INVALID',
+      '422:CONFIRMATION_INVALID',
+      '422:CONFIRMATION_INVALID',
+      '422:CONFIRMATION_INVALID',
+      '403:FORBIDDEN',
+      '422:CONFIRMATION_INVALID',
+      '202:',
+      '422:CONFIRMATION_INVALID',
+    ]);
+    const stored = await s.db.query('select 1 from restore_tokens where token_hash = $1 or token_hash = $2', [
+      forA.confirmationToken,
+      expiring.confirmationToken,
+    ]);
+    expect(stored.rowCount).toBe(0);
+  });
+});
+
+describe('approval by another admin', () => {
+  async function requireApproval(timeoutMinutes: number) {
+    const setting = JSON.stringify({ required: true, timeoutMinutes, targets: [target.name] });
+    await s.db.query(
+      `insert into settings (id, value) values (true, jsonb_build_object('restoreApproval', $1::jsonb))
+       on conflict (id) do update set value = settings.value || jsonb_build_object('restoreApproval', $1::jsonb)`,
+      [setting],
+    );
+  }
+
+  it('makes the restore wait: the requester cannot approve it, another admin can, and the catalog says who', async () => {
+    await requireApproval(10);
+    const second = await createToken(s.db, `admin2-${randomBytes(4).toString('hex')}`, 'admin');
+    const { operationId } = await startRestore(s.api, backupB, { mode: 'full' });
+    const waiting = await eventually(
+      async () => {
+        const operation = await restoreOperation(s.api, operationId);
+        return operation.status === 'awaiting_approval' ? operation : undefined;
+      },
+      30_000,
+      'the restore to wait for approval',
+    );
+    expect(waiting.progress).toMatchObject({ step: 'approval', status: 'awaiting_approval' });
+
+    const self = await s.api.json<{ error: { code: string } }>(
+      'POST',
+      `/api/admin/restores/${operationId}/approve`,
+    );
+    expect(self).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+    const approved = await s.api.json<{ approvedBy: string }>(
+      'POST',
+      `/api/admin/restores/${operationId}/approve`,
+      {
+        token: second.token,
+      },
+    );
+    expect(approved).toMatchObject({ status: 200, body: { approvedBy: second.name } });
+
+    const ended = await waitForRestore(s.api, operationId);
+    expect(ended).toMatchObject({ status: 'completed', approvedBy: second.name });
+    expect(ended.requestedBy).not.toBe(second.name);
+    expect(ended.steps.slice(0, 2).map((step) => `${step.step}:${step.status}`)).toEqual([
+      'approval:waiting',
+      'approval:completed',
+    ]);
+    const again = await s.api.json<{ error: { code: string } }>(
+      'POST',
+      `/api/admin/restores/${operationId}/approve`,
+      {
+        token: second.token,
+      },
+    );
+    expect(again).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+  });
+
+  it('cancels the restore when nobody approves in time, changing nothing', async () => {
+    await requireApproval(0.05);
+    await sql(database, `insert into notes (body) values ('after B')`);
+    const before = await snapshot(database);
+    const { operationId } = await startRestore(s.api, backupA, { mode: 'full' });
+    const ended = await waitForRestore(s.api, operationId, 60_000);
+    expect(ended).toMatchObject({
+      status: 'cancelled',
+      errorCode: 'CANCELLED',
+      safetyBackupId: null,
+      approvedBy: null,
+      rollback: { status: 'not_needed' },
+    });
+    expect(ended.errorMessage).toContain('approved');
+    expect(await snapshot(database)).toEqual(before);
+  });
+});
