@@ -7,9 +7,19 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import type { RestoreOperation } from '../../activities/catalog/restores.ts';
+import { createSecretBox } from '../../activities/catalog/secret-box.ts';
+import { createStorageRegistry } from '../../activities/storage/registry.ts';
 import { createTestApi, eventually, type TestApi } from './api.ts';
 import { contentHashes, schemaDump } from './fixtures.ts';
-import { catalogPool, scratchDir, stack, startTestWorker, temporalClient, type TestWorker } from './stack.ts';
+import {
+  catalogPool,
+  scratchDir,
+  stack,
+  startTestWorker,
+  temporalClient,
+  testSecretKey,
+  type TestWorker,
+} from './stack.ts';
 
 export interface RestoreStack {
   db: pg.Pool;
@@ -190,4 +200,20 @@ export function documentsSnapshot(root: string): Record<string, string> {
   };
   walk(root);
   return files;
+}
+
+/**
+ * An in-process API over the catalog and Temporal for tests whose workers run as separate processes.
+ * The API needs only a worker's task queue, storage and secret box, not the worker itself.
+ */
+export async function createApiForQueue(
+  db: pg.Pool,
+  client: Client,
+  taskQueue: string,
+  storageDir: string,
+): Promise<TestApi> {
+  const storages = createStorageRegistry(`file://${storageDir}`, (name) => process.env[name]);
+  const storage = storages.open(storages.defaultUrl);
+  const secrets = createSecretBox(testSecretKey);
+  return createTestApi(db, client, { taskQueue, storage, storages, secrets } as unknown as TestWorker);
 }

@@ -1,0 +1,167 @@
+// The worker process killed with SIGKILL while it restores: its psql never commits, the restarted worker
+// takes the step over, fetches the archive again, and the restore ends with the database and documents
+// exactly the backup's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestApi } from '../harness/api.ts';
+import { eventually } from '../harness/api.ts';
+import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
+import {
+  backUp,
+  createApiForQueue,
+  createTarget,
+  documentsSnapshot,
+  snapshot,
+  startRestore,
+  waitForRestore,
+} from '../harness/restore.ts';
+import {
+  catalogPool,
+  createDatabase,
+  scratchDir,
+  sql,
+  stack,
+  superuserUrl,
+  temporalClient,
+  testSecretKey,
+} from '../harness/stack.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+let db: pg.Pool;
+let client: Client;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  db = catalogPool();
+  client = await temporalClient();
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await client?.connection.close();
+  await db?.end();
+});
+
+/** The real worker entry point as its own process; resolves once it polls. */
+async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(root, 'worker/main.ts')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('polling')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${output}`));
+    });
+  });
+  return child;
+}
+
+async function restoreSessions(database: string, operationId: string): Promise<number[]> {
+  const rows = await sql<{ pid: number }>(
+    database,
+    `select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
+    [`lifeboat-restore-${operationId}`],
+  );
+  return rows.map((row) => row.pid);
+}
+
+describe('a worker killed during a restore', () => {
+  it('is restarted, and the restore resumes and ends with the database and documents of the backup', async () => {
+    const s = stack();
+    const database = await createDatabase('rcrash');
+    await fillRichDatabase(database);
+    const documentsDir = path.join(scratchDir('rcrash-docs'), 'documents');
+    writeDocumentsTree(documentsDir);
+    const storageDir = scratchDir('rcrash-storage');
+    const taskQueue = `rcrash-${randomUUID()}`;
+    const env = {
+      LIFEBOAT_DATABASE_URL: s.catalogUrl,
+      LIFEBOAT_SECRET_KEY: testSecretKey,
+      TEMPORAL_ADDRESS: s.temporalAddress,
+      LIFEBOAT_TASK_QUEUE: taskQueue,
+      LIFEBOAT_WORKER_ID: 'restore-crash-worker',
+      LIFEBOAT_STORAGE_URL: `file://${storageDir}`,
+      LIFEBOAT_WORK_DIR: scratchDir('rcrash-work'),
+      LIFEBOAT_WORKFLOW_BUNDLE: s.workflowBundlePath,
+    };
+    let worker = await startWorkerProcess(env);
+    const api: TestApi = await createApiForQueue(db, client, taskQueue, storageDir);
+    const target = await createTarget(api, `rcrash-${database.slice(-8)}`, database, { documentsDir });
+    const backupId = await backUp(api, target.name);
+    const atBackup = await snapshot(database);
+    const documentsAtBackup = documentsSnapshot(documentsDir);
+    await sql(database, `delete from sales.orders where id > 10; create table public.later (id int)`);
+    writeFileSync(path.join(documentsDir, 'later.txt'), 'after the backup');
+
+    // The restore queues behind this lock, so the kill lands while psql holds an open transaction.
+    const blocker = new pg.Client({ connectionString: superuserUrl(database) });
+    await blocker.connect();
+    try {
+      await blocker.query('begin; select count(*) from sales.customers');
+      const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+      const [firstPid] = await eventually(
+        async () => {
+          const pids = await restoreSessions(database, operationId);
+          return pids.length ? pids : undefined;
+        },
+        60_000,
+        'the first restore session',
+      );
+
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.kill('SIGKILL');
+      await exited;
+      worker = await startWorkerProcess(env);
+      // The retried step ends the first attempt's orphaned session and queues behind the lock itself.
+      await eventually(
+        async () => {
+          const pids = await restoreSessions(database, operationId);
+          return pids.length === 1 && pids[0] !== firstPid ? pids : undefined;
+        },
+        90_000,
+        'the retried restore session',
+      );
+      await blocker.query('rollback');
+
+      const ended = await waitForRestore(api, operationId, 120_000);
+      expect(ended).toMatchObject({ status: 'completed', errorCode: null });
+      expect(await snapshot(database)).toEqual(atBackup);
+      expect(documentsSnapshot(documentsDir)).toEqual(documentsAtBackup);
+
+      const history = await client.workflow.getHandle(ended.workflowId).fetchHistory();
+      const scheduled = new Map<number, string>();
+      const attempts: number[] = [];
+      for (const event of history.events ?? []) {
+        const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+        if (type) scheduled.set(Number(event.eventId), type);
+        const started = event.activityTaskStartedEventAttributes;
+        if (started && scheduled.get(Number(started.scheduledEventId)) === 'restoreDatabase') {
+          attempts.push(started.attempt ?? 0);
+        }
+      }
+      // One scheduled restoreDatabase, completed by its second attempt on the restarted worker.
+      expect(attempts).toEqual([2]);
+    } finally {
+      await blocker.query('rollback').catch(() => undefined);
+      await blocker.end();
+    }
+  });
+});
