@@ -438,7 +438,7 @@ describe('POST /api/admin/backups/upload', () => {
     const limited = createApp({
       ...deps,
       upload: { stagingDir, limits: { maxUploadBytes: 1024 } },
-    } as UploadRouteDeps);
+    });
     const { bytes } = await realArchive();
     expect(bytes.length).toBeGreaterThan(1024);
     const streamed = await upload(bytes, '', {}, limited);
