@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../activities/catalog/tokens.ts';
+import { generateIdentity } from '../../activities/encryption.ts';
 import { eventually } from '../harness/api.ts';
 import {
   backUp,
@@ -50,6 +51,19 @@ async function restoreWith(backupId: string, body: Record<string, unknown>, toke
 }
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** Every payload in a workflow's history, decoded as text. */
+async function historyText(workflowId: string): Promise<string> {
+  const history = await s.client.workflow.getHandle(workflowId).fetchHistory();
+  const texts: string[] = [];
+  const walk = (value: unknown) => {
+    if (value instanceof Uint8Array) texts.push(Buffer.from(value).toString('utf8'));
+    else if (value && typeof value === 'object') for (const inner of Object.values(value)) walk(inner);
+    else if (typeof value === 'string') texts.push(value);
+  };
+  walk(history);
+  return texts.join('\n');
+}
 
 describe('the confirmation token', () => {
   it('is refused when missing, unknown, expired, for another backup or other options, and once used', async () => {
@@ -167,6 +181,12 @@ describe('approval by another admin', () => {
     const ended = await waitForRestore(s.api, operationId);
     expect(ended).toMatchObject({ status: 'completed', approvedBy: second.name });
     expect(ended.requestedBy).not.toBe(second.name);
+    const listed = await s.api.json<{ items: { id: string; approvedBy: string | null }[]; total: number }>(
+      'GET',
+      `/api/admin/restores?target=${target.name}&status=completed`,
+      { token: s.api.tokens.viewer },
+    );
+    expect(listed.body.items.find((item) => item.id === operationId)?.approvedBy).toBe(second.name);
     expect(ended.steps.slice(0, 2).map((step) => `${step.step}:${step.status}`)).toEqual([
       'approval:waiting',
       'approval:completed',
@@ -196,5 +216,63 @@ describe('approval by another admin', () => {
     });
     expect(ended.errorMessage).toContain('approved');
     expect(await snapshot(database)).toEqual(before);
+  });
+});
+
+describe('an encrypted backup', () => {
+  it('is restored only with its key, which is kept nowhere: not in the catalog, not in a workflow', async () => {
+    const { identity, recipient } = await generateIdentity();
+    const sealed = await createDatabase('rsealed');
+    await sql(
+      sealed,
+      `create table ledger (id int primary key, note text); insert into ledger values (1, 'one')`,
+    );
+    const sealedTarget = await createTarget(s.api, `rsealed-${sealed.slice(-8)}`, sealed, {
+      encryption: { recipients: [recipient] },
+    });
+    const backupId = await backUp(s.api, sealedTarget.name);
+    const atBackup = await snapshot(sealed);
+    await sql(sealed, `update ledger set note = 'changed'`);
+
+    const refused = await s.api.json<{ error: { code: string } }>(
+      'POST',
+      `/api/admin/backups/${backupId}/restore/preview`,
+      { body: { mode: 'full' } },
+    );
+    expect(refused).toMatchObject({ status: 422, body: { error: { code: 'DECRYPTION_FAILED' } } });
+
+    const { operationId } = await startRestore(s.api, backupId, { mode: 'full', identity });
+    const ended = await waitForRestore(s.api, operationId);
+    expect(ended.status).toBe('completed');
+    expect(await snapshot(sealed)).toEqual(atBackup);
+
+    const kept = await s.db.query(
+      `select 1 from restore_operations where id = $1 and identity_ciphertext is not null
+       union all select 1 from restore_tokens where backup_id = $2 and identity_ciphertext is not null`,
+      [operationId, backupId],
+    );
+    expect(kept.rowCount).toBe(0);
+    expect(JSON.stringify(ended)).not.toContain(identity);
+    // Both previews: the refused one without the key and the one with it.
+    const previews = await eventually(
+      async () => {
+        const ids: string[] = [];
+        for await (const execution of s.client.workflow.list({
+          query: `WorkflowType = 'restorePreviewWorkflow'`,
+        })) {
+          if (execution.workflowId.startsWith(`restore-preview/${sealedTarget.name}/`))
+            ids.push(execution.workflowId);
+        }
+        return ids.length === 2 ? ids : undefined;
+      },
+      30_000,
+      'the preview workflows to be listed',
+    );
+    for (const workflowId of [ended.workflowId, ...previews]) {
+      const text = await historyText(workflowId);
+      expect(text.length).toBeGreaterThan(0);
+      expect(text, workflowId).not.toContain(identity);
+      expect(text, workflowId).not.toContain(identity.slice(-20));
+    }
   });
 });
