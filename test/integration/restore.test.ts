@@ -2,6 +2,7 @@
 // dump and per-table content hashes equal the backup's source state; documents are swapped in.
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getBackup } from '../../activities/catalog/backups.ts';
 import { fillRichDatabase, schemaDump, writeDocumentsTree } from '../harness/fixtures.ts';
@@ -16,7 +17,7 @@ import {
   type DatabaseSnapshot,
   type RestoreStack,
 } from '../harness/restore.ts';
-import { createDatabase, scratchDir, sql } from '../harness/stack.ts';
+import { createDatabase, scratchDir, sql, superuserUrl } from '../harness/stack.ts';
 
 let s: RestoreStack;
 /** One rich source database, backed up once, restored in every mode. */
@@ -202,6 +203,35 @@ describe('data-only and selected-table restores', () => {
     for (const key of ['sales.customers', '<sequence sales.customers_id_seq>']) {
       expect(after.hashes[key], key).toBe(changed.hashes[key]);
       expect(after.hashes[key], key).not.toBe(atBackup.hashes[key]);
+    }
+  });
+});
+
+describe('other sessions on the destination', () => {
+  it('are reported by the preview and, when asked, ended before the restore takes its locks', async () => {
+    const busy = await createDatabase('rbusy');
+    await sql(busy, `create table jobs (id int primary key); insert into jobs values (1), (2)`);
+    const target = await createTarget(s.api, `rbusy-${busy.slice(-8)}`, busy);
+    const busyBackup = await backUp(s.api, target.name);
+    const atBusyBackup = await snapshot(busy);
+    await sql(busy, 'delete from jobs');
+    const session = new pg.Client({ connectionString: superuserUrl(busy) });
+    session.on('error', () => undefined);
+    await session.connect();
+    try {
+      // An application's forgotten transaction: without terminateConnections the restore would wait for it.
+      await session.query('begin; select count(*) from jobs');
+      const { operationId, preview } = await startRestore(s.api, busyBackup, {
+        mode: 'full',
+        terminateConnections: true,
+      });
+      expect(preview.destination.activeConnections).toBe(1);
+      expect(preview.warnings.map((w) => w.code)).toContain('active-connections');
+      expect((await waitForRestore(s.api, operationId)).status).toBe('completed');
+      expect(await snapshot(busy)).toEqual(atBusyBackup);
+      await expect(session.query('select 1')).rejects.toThrow();
+    } finally {
+      await session.end().catch(() => undefined);
     }
   });
 });
