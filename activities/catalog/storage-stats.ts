@@ -1,13 +1,19 @@
 // What the catalog knows about stored backups: counts, bytes per destination and target, quota use.
 import type pg from 'pg';
-import { isLocalStorageUrl } from '../../domain/storage-url.ts';
 
 export interface StorageStats {
   countsByStatus: Record<string, number>;
   /** Completed backups one of whose secondary copies failed. */
   degradedBackups: number;
   destinations: { url: string; backups: number; bytes: number }[];
-  targets: { name: string; backups: number; bytes: number; newestCompletedAt: string | null }[];
+  targets: {
+    name: string;
+    backups: number;
+    bytes: number;
+    newestCompletedAt: string | null;
+    /** Whether any completed backup of the target has a completed copy off this machine (not file://). */
+    offMachineCopy: boolean;
+  }[];
   totalBytes: number;
   quota: { maxStorageBytes: number; usedBytes: number; usedFraction: number } | null;
   recommendations: { code: string; message: string }[];
@@ -28,11 +34,20 @@ export async function storageStats(db: pg.Pool, maxStorageBytes: number | null):
   const degraded = await db.query<{ count: string }>(
     `select count(*) from backups where status = 'completed' and degraded`,
   );
-  const targets = await db.query<{ name: string; backups: string; bytes: string; newest: Date | null }>(
+  const targets = await db.query<{
+    name: string;
+    backups: string;
+    bytes: string;
+    newest: Date | null;
+    off_machine: boolean;
+  }>(
     `select t.name, count(b.id) filter (where b.status = 'completed') as backups,
             coalesce(sum(b.size_bytes) filter (where b.status = 'completed'), 0) as bytes,
-            max(b.finished_at) filter (where b.status = 'completed') as newest
-       from targets t left join backups b on b.target_id = t.id group by t.name order by t.name`,
+            max(b.finished_at) filter (where b.status = 'completed') as newest,
+            exists (select 1 from backup_copies c join backups cb on cb.id = c.backup_id
+                     where cb.target_id = t.id and cb.status = 'completed' and c.status = 'completed'
+                       and c.storage_url not like 'file:%') as off_machine
+       from targets t left join backups b on b.target_id = t.id group by t.id, t.name order by t.name`,
   );
   const totalBytes = destinations.rows.reduce((sum, row) => sum + Number(row.bytes), 0);
   const stats: StorageStats = {
@@ -48,6 +63,7 @@ export async function storageStats(db: pg.Pool, maxStorageBytes: number | null):
       backups: Number(row.backups),
       bytes: Number(row.bytes),
       newestCompletedAt: row.newest?.toISOString() ?? null,
+      offMachineCopy: row.off_machine,
     })),
     totalBytes,
     quota: maxStorageBytes
@@ -71,11 +87,13 @@ export function recommend(stats: Omit<StorageStats, 'recommendations'>): Storage
     const percent = Math.round(stats.quota.usedFraction * 100);
     advice.push({ code: 'QUOTA_NEARLY_FULL', message: `Backups use ${percent}% of maxStorageBytes.` });
   }
-  if (stats.destinations.length > 0 && stats.destinations.every((d) => isLocalStorageUrl(d.url))) {
+  const localOnly = stats.targets.filter((target) => target.backups > 0 && !target.offMachineCopy);
+  if (localOnly.length) {
     advice.push({
       code: 'NO_OFF_MACHINE_COPY',
       message:
-        'Every backup is on local disk only: add an S3 or SFTP destination so one lost machine cannot take them all.',
+        `${localOnly.map((target) => target.name).join(', ')}: every backup is on local disk only; add an S3 ` +
+        'or SFTP destination so that one lost machine cannot take the data and its backups together.',
     });
   }
   for (const target of stats.targets) {

@@ -187,7 +187,7 @@ describe('retention', () => {
       destinations: { url: string; bytes: number }[];
       targets: { name: string; backups: number; bytes: number }[];
       totalBytes: number;
-      recommendations: { code: string }[];
+      recommendations: { code: string; message: string }[];
     }>('GET', '/api/admin/backups/storage/stats', { token: api.tokens.viewer });
     expect(stats.status).toBe(200);
     expect(stats.body.countsByStatus.completed).toBeGreaterThan(0);
@@ -197,7 +197,8 @@ describe('retention', () => {
     expect(mine?.bytes).toBe(
       (await listBackups(db, { target: target.name, limit: 1, offset: 0 })).items[0]?.sizeBytes,
     );
-    expect(stats.body.recommendations.map((r) => r.code)).toContain('NO_OFF_MACHINE_COPY');
+    const offMachine = stats.body.recommendations.find((r) => r.code === 'NO_OFF_MACHINE_COPY');
+    expect(offMachine?.message).toContain(target.name);
 
     const saved = await api.json('PUT', '/api/admin/backups/settings', { body: { maxStorageBytes: 1 } });
     expect(saved.status).toBe(200);

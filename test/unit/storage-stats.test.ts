@@ -6,7 +6,15 @@ const base = {
   countsByStatus: { completed: 3 },
   degradedBackups: 0,
   destinations: [{ url: 's3://bucket/lifeboat', backups: 3, bytes: 900 }],
-  targets: [{ name: 'shop', backups: 3, bytes: 900, newestCompletedAt: '2026-01-01T00:00:00.000Z' }],
+  targets: [
+    {
+      name: 'shop',
+      backups: 3,
+      bytes: 900,
+      newestCompletedAt: '2026-01-01T00:00:00.000Z',
+      offMachineCopy: true,
+    },
+  ],
   totalBytes: 900,
   quota: null,
 };
@@ -35,13 +43,17 @@ describe('recommend', () => {
       countsByStatus: { completed: 3, failed: 2 },
       degradedBackups: 0,
       destinations: [{ url: 'file:///var/lib/lifeboat', backups: 3, bytes: 900 }],
-      targets: [...base.targets, { name: 'crm', backups: 0, bytes: 0, newestCompletedAt: null }],
+      targets: [
+        { ...base.targets[0]!, offMachineCopy: false },
+        { name: 'crm', backups: 0, bytes: 0, newestCompletedAt: null, offMachineCopy: false },
+      ],
     });
     expect(advice.map((r) => r.code)).toEqual([
       'NO_OFF_MACHINE_COPY',
       'TARGET_WITHOUT_BACKUP',
       'FAILED_BACKUPS',
     ]);
+    expect(advice[0]?.message).toMatch(/^shop: /);
     expect(advice[1]?.message).toContain('crm');
   });
 });
