@@ -314,6 +314,8 @@ export interface DestinationState {
   activeConnections: number;
   /** Which of the asked roles the server has. */
   roles: string[];
+  /** Whether the target's role is a superuser: modes data-only and tables need it to disable triggers. */
+  superuser: boolean;
 }
 
 /**
@@ -332,17 +334,13 @@ export async function inspectDestination(
   } catch (error) {
     throw classifyConnectionError(error, connection);
   }
-  let server: { server_version: string; num: string; exists: boolean; roles: string[] };
+  let server: { server_version: string; num: string; exists: boolean; roles: string[]; superuser: boolean };
   try {
-    const { rows } = await admin.query<{
-      server_version: string;
-      num: string;
-      exists: boolean;
-      roles: string[];
-    }>(
+    const { rows } = await admin.query<typeof server>(
       `select current_setting('server_version') as server_version, current_setting('server_version_num') as num,
               exists (select 1 from pg_database where datname = $1) as exists,
-              array(select rolname::text from pg_roles where rolname = any($2::text[])) as roles`,
+              array(select rolname::text from pg_roles where rolname = any($2::text[])) as roles,
+              current_setting('is_superuser') = 'on' as superuser`,
       [database, roles],
     );
     server = rows[0]!;
@@ -358,6 +356,7 @@ export async function inspectDestination(
     schemas: [],
     activeConnections: 0,
     roles: server.roles,
+    superuser: server.superuser,
   };
   if (!server.exists) return state;
   const inside = { ...connection, database };

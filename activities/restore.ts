@@ -785,6 +785,7 @@ export function createRestoreActivities(deps: BackupDeps) {
           ],
           selection,
           activeConnections: state.activeConnections,
+          superuser: state.superuser,
           missingRoles: owners.filter((owner) => !state.roles.includes(owner)),
           noOwner: request.options.noOwner,
           documents: request.options.documents,

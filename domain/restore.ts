@@ -814,6 +814,7 @@ export interface RestoreWarning {
     | 'tables-missing'
     | 'tables-unknown'
     | 'documents-not-restored'
+    | 'needs-superuser'
     | 'new-database';
   message: string;
   objects?: string[] | undefined;
@@ -835,6 +836,8 @@ export interface PreviewFacts {
   dumpSchemas: readonly string[];
   selection?: TableSelection | undefined;
   activeConnections: number;
+  /** Whether the target's role is a superuser on the destination server. */
+  superuser: boolean;
   missingRoles: readonly string[];
   noOwner: boolean;
   documents: boolean;
@@ -852,7 +855,8 @@ export function restoreWarnings(facts: PreviewFacts): RestoreWarning[] {
   if (facts.destinationKind === 'new-database') {
     warnings.push({
       code: 'new-database',
-      message: `Database ${facts.destinationExists ? 'exists already' : 'will be created'}; no safety backup is taken of a database the restore creates.`,
+      message:
+        'The database is created by the restore; no safety backup is taken of a database that did not exist.',
     });
   }
   const wipes = facts.mode === 'full' || facts.mode === 'schema-only';
@@ -916,6 +920,15 @@ export function restoreWarnings(facts: PreviewFacts): RestoreWarning[] {
         objects: names(facts.selection.unknown),
       });
     }
+  }
+  if ((facts.mode === 'data-only' || facts.mode === 'tables') && !facts.superuser) {
+    warnings.push({
+      code: 'needs-superuser',
+      message:
+        'Loading rows into existing tables turns off their triggers and foreign-key checks for the load ' +
+        "(session_replication_role), which needs a superuser; the target's role is not one, so the restore " +
+        'will fail and change nothing.',
+    });
   }
   if (facts.backupServerVersionNum !== facts.destinationServerVersionNum) {
     warnings.push({

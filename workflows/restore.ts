@@ -216,7 +216,7 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       if (!approved) {
         approvalExpired = true;
         throw ApplicationFailure.nonRetryable(
-          `No other admin approved the restore within ${Math.round(input.approval.timeoutMs / 60_000)} minute(s).`,
+          `No other admin approved the restore within ${Math.round(input.approval.timeoutMs / 1000)} seconds; it was cancelled.`,
           'CANCELLED',
         );
       }

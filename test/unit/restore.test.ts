@@ -441,6 +441,7 @@ describe('the preview', () => {
     destinationSchemas: ['public', 'sales', 'scratch'],
     dumpSchemas: ['sales'],
     activeConnections: 2,
+    superuser: true,
     missingRoles: ['app'],
     noOwner: false,
     documents: true,
@@ -482,6 +483,12 @@ describe('the preview', () => {
       dumpTables: [{ schema: 'x', name: 'y' }],
     });
     expect(dataOnly.find((w) => w.code === 'tables-missing')?.objects).toEqual(['x.y']);
+    expect(dataOnly.map((w) => w.code)).not.toContain('needs-superuser');
+    const unprivileged = restoreWarnings({ ...facts, mode: 'tables', superuser: false });
+    expect(unprivileged.map((w) => w.code)).toContain('needs-superuser');
+    expect(restoreWarnings({ ...facts, superuser: false }).map((w) => w.code)).not.toContain(
+      'needs-superuser',
+    );
   });
 
   it('estimates longer for more to fetch, restore and protect', () => {
