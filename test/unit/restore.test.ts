@@ -502,7 +502,7 @@ describe('the preview', () => {
     const estimate = estimateRestoreDurationMs(base);
     expect(estimate).toBeGreaterThan(5_000);
     expect(estimateRestoreDurationMs({ ...base, dumpBytes: 5e9 })).toBeGreaterThan(estimate + 60_000);
-    expect(estimateRestoreDurationMs({ ...base, safetyBackupBytes: 4e9 })).toBeGreaterThan(estimate + 60_000);
+    expect(estimateRestoreDurationMs({ ...base, safetyBackupBytes: 8e9 })).toBeGreaterThan(estimate + 60_000);
     expect(estimateRestoreDurationMs({ ...base, mode: 'schema-only', dumpBytes: 5e9 })).toBeLessThan(
       estimate,
     );
