@@ -276,3 +276,30 @@ describe('an encrypted backup', () => {
     }
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('describes the restore endpoints', async () => {
+    const response = await s.api.json<{ paths: Record<string, Record<string, unknown>> }>(
+      'GET',
+      '/api/openapi.json',
+      {
+        token: null,
+      },
+    );
+    expect(response.status).toBe(200);
+    const operations = Object.entries(response.body.paths).flatMap(([route, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${route}`),
+    );
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        'POST /api/admin/backups/{id}/restore/preview',
+        'POST /api/admin/backups/{id}/restore',
+        'GET /api/admin/backups/restore/status',
+        'GET /api/admin/restores',
+        'GET /api/admin/restores/{operationId}',
+        'POST /api/admin/restores/{operationId}/cancel',
+        'POST /api/admin/restores/{operationId}/approve',
+      ]),
+    );
+  });
+});
