@@ -644,6 +644,13 @@ export class RestoreSqlStream {
     for (;;) {
       const end = data.indexOf(newline, start);
       if (end < 0) break;
+      if (this.current) {
+        // COPY data, the hot path: a row per line until `\.`, nothing to hold back.
+        if (end - start === 2 && data[start] === 0x5c && data[start + 1] === 0x2e) this.endCopy();
+        else this.rows++;
+        start = end + 1;
+        continue;
+      }
       const kind = this.line(data.subarray(start, end));
       if (this.held.length && kind !== 'trailer') {
         out.push(...this.held);
@@ -672,18 +679,15 @@ export class RestoreSqlStream {
     return { trailer: [...tail, ...this.held.slice(1)], closed: true };
   }
 
+  private endCopy(): void {
+    const table = this.current!;
+    const previous = this.counts.get(tableKey(table))?.rows ?? 0;
+    this.counts.set(tableKey(table), { ...table, rows: previous + this.rows });
+    this.current = undefined;
+  }
+
+  /** A line outside COPY data. */
   private line(line: Buffer): 'commit' | 'trailer' | 'other' {
-    if (this.current) {
-      if (line.length === 2 && line[0] === 0x5c && line[1] === 0x2e) {
-        const key = tableKey(this.current);
-        const previous = this.counts.get(key)?.rows ?? 0;
-        this.counts.set(key, { ...this.current, rows: previous + this.rows });
-        this.current = undefined;
-      } else {
-        this.rows++;
-      }
-      return 'other';
-    }
     if (line.length === commitLine.length && commitLine.every((byte, i) => line[i] === byte)) return 'commit';
     if (
       line.length === 0 ||
