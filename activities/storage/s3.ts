@@ -7,12 +7,14 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
-  type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { LifeboatError } from '../../domain/errors.ts';
+import { parseS3Url } from './s3-url.ts';
 import { isValidKey, type Storage, type StoredObject } from './storage.ts';
+
+export { parseS3Url, type S3StorageOptions } from './s3-url.ts';
 
 /** Memory per upload stays near (queue + 1) parts whatever the object size. */
 const partSizeBytes = 8 * 1024 * 1024;
@@ -22,139 +24,6 @@ const maxAttempts = 3;
 const connectionTimeoutMs = 5_000;
 /** A connection with no traffic this long is dead; also bounds a reader that stops reading a `get`. */
 const socketTimeoutMs = 120_000;
-
-const queryParameters = [
-  'endpoint',
-  'region',
-  'forcePathStyle',
-  'sse',
-  'sseKmsKeyId',
-  'accessKeyIdEnv',
-  'secretAccessKeyEnv',
-] as const;
-const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const bucketPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
-
-export interface S3StorageOptions {
-  bucket: string;
-  /** Prepended to every key: empty, or ending with `/`. */
-  keyPrefix: string;
-  region: string;
-  /** Undefined for AWS itself. */
-  endpoint: string | undefined;
-  forcePathStyle: boolean;
-  serverSideEncryption: ServerSideEncryption | undefined;
-  sseKmsKeyId: string | undefined;
-  /** Undefined: the SDK's default credential chain (AWS_ACCESS_KEY_ID, profiles, instance roles...). */
-  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
-}
-
-function invalid(message: string): LifeboatError {
-  return new LifeboatError('VALIDATION_FAILED', `S3 storage URL: ${message}`);
-}
-
-function credentialFromEnv(
-  parameter: string,
-  name: string,
-  readEnv: (name: string) => string | undefined,
-): string {
-  if (!envNamePattern.test(name)) {
-    throw invalid(`${parameter} must name an environment variable (letters, digits, _), not "${name}".`);
-  }
-  const value = readEnv(name);
-  if (!value) {
-    throw invalid(`${parameter} names ${name}, but that environment variable is not set for this process.`);
-  }
-  return value;
-}
-
-/** The options an s3:// URL describes; credentials come from the environment variables it names. */
-export function parseS3Url(url: URL, readEnv: (name: string) => string | undefined): S3StorageOptions {
-  if (url.protocol !== 's3:') throw invalid(`expected s3://bucket/prefix, got scheme ${url.protocol}.`);
-  if (url.username || url.password) {
-    throw invalid(
-      'credentials do not belong in the URL; put them in environment variables and name those with ' +
-        'accessKeyIdEnv and secretAccessKeyEnv.',
-    );
-  }
-  if (url.port) throw invalid('the bucket takes no port; give the server as endpoint=http://host:port.');
-  if (url.hash) throw invalid('fragments (#...) mean nothing in a storage URL.');
-  const bucket = url.hostname;
-  if (!bucketPattern.test(bucket)) {
-    throw invalid(`"${bucket}" is not a bucket name (3 to 63 letters, digits, dots, hyphens).`);
-  }
-
-  const segments = url.pathname
-    .split('/')
-    .filter((segment) => segment !== '')
-    .map((segment) => decodeURIComponent(segment));
-  const prefix = segments.join('/');
-  if (prefix && !isValidKey(prefix)) throw invalid(`"${prefix}" is not a usable key prefix.`);
-
-  const params = new Map<string, string>();
-  for (const [name, value] of url.searchParams) {
-    if (!(queryParameters as readonly string[]).includes(name)) {
-      throw invalid(`unknown parameter "${name}"; known ones are ${queryParameters.join(', ')}.`);
-    }
-    if (params.has(name)) throw invalid(`parameter "${name}" is given twice.`);
-    params.set(name, value);
-  }
-
-  const endpoint = params.get('endpoint');
-  if (endpoint !== undefined) {
-    let parsed: URL;
-    try {
-      parsed = new URL(endpoint);
-    } catch {
-      throw invalid(`endpoint "${endpoint}" is not a URL (e.g. http://127.0.0.1:9000).`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw invalid('endpoint must be an http:// or https:// URL.');
-    }
-    if (parsed.username || parsed.password) throw invalid('endpoint must not carry credentials.');
-  }
-
-  const region = params.get('region') ?? 'us-east-1';
-  if (!region) throw invalid('region is empty.');
-
-  const pathStyle = params.get('forcePathStyle');
-  if (pathStyle !== undefined && pathStyle !== 'true' && pathStyle !== 'false') {
-    throw invalid('forcePathStyle must be true or false.');
-  }
-  const forcePathStyle = pathStyle === undefined ? endpoint !== undefined : pathStyle === 'true';
-
-  const sse = params.get('sse');
-  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') {
-    throw invalid('sse must be AES256 or aws:kms.');
-  }
-  const sseKmsKeyId = params.get('sseKmsKeyId');
-  if (sseKmsKeyId !== undefined && sse !== 'aws:kms') throw invalid('sseKmsKeyId needs sse=aws:kms.');
-  if (sseKmsKeyId === '') throw invalid('sseKmsKeyId is empty.');
-
-  const accessKeyIdEnv = params.get('accessKeyIdEnv');
-  const secretAccessKeyEnv = params.get('secretAccessKeyEnv');
-  if ((accessKeyIdEnv === undefined) !== (secretAccessKeyEnv === undefined)) {
-    throw invalid('give both accessKeyIdEnv and secretAccessKeyEnv, or neither for the default credentials.');
-  }
-  const credentials =
-    accessKeyIdEnv !== undefined && secretAccessKeyEnv !== undefined
-      ? {
-          accessKeyId: credentialFromEnv('accessKeyIdEnv', accessKeyIdEnv, readEnv),
-          secretAccessKey: credentialFromEnv('secretAccessKeyEnv', secretAccessKeyEnv, readEnv),
-        }
-      : undefined;
-
-  return {
-    bucket,
-    keyPrefix: prefix ? `${prefix}/` : '',
-    region,
-    endpoint,
-    forcePathStyle,
-    serverSideEncryption: sse,
-    sseKmsKeyId,
-    credentials,
-  };
-}
 
 const authCodes = new Set([
   'InvalidAccessKeyId',

@@ -74,6 +74,9 @@ it('reconnects after the server drops the connection', async () => {
   const storage = open(server.url(`drop-${randomUUID()}`));
   await storage.put('kept', Readable.from([Buffer.from('still here')]));
   await server.dropConnections();
+  // The client learns of the drop when the socket closes; a call racing that close fails retryably, and
+  // the activity's retry covers it. This test is about the call after the drop is known.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
   expect((await readAll(await storage.get('kept'))).toString()).toBe('still here');
 });
 
