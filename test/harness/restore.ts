@@ -68,7 +68,6 @@ export async function createTarget(
       database,
       username: s.pgSuperuser,
       password: s.pgPassword,
-      compression: 'gzip',
       ...extra,
     },
   });
