@@ -37,6 +37,12 @@ export async function issueConfirmationToken(
 ): Promise<{ token: string; expiresAt: string; previewId: string }> {
   const token = `lbr_${randomBytes(32).toString('base64url')}`;
   const previewId = randomUUID();
+  // Housekeeping on the way: tokens long expired go, and so does any identity a crashed preview left.
+  await db.query(
+    `delete from restore_tokens where expires_at < now() - interval '7 days';
+     update restore_tokens set identity_ciphertext = null
+      where identity_ciphertext is not null and created_at < now() - interval '2 hours'`,
+  );
   const { rows } = await db.query<{ expires_at: Date }>(
     `insert into restore_tokens (token_hash, preview_id, backup_id, binding_hash, created_by, identity_ciphertext,
        expires_at)
