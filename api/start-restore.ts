@@ -148,7 +148,9 @@ export async function previewRestore(
     preview = await deps.temporal.workflow.execute<typeof restorePreviewWorkflow>('restorePreviewWorkflow', {
       taskQueue: deps.taskQueue,
       workflowId: `restore-preview/${resolved.destination.targetName}/${issued.previewId}`,
-      workflowExecutionTimeout: '1h',
+      // A preview older than its token's 10 minutes is worth nothing; nor is an answer that never comes
+      // because no worker polls.
+      workflowExecutionTimeout: '10m',
       args: [
         {
           previewId: issued.previewId,

@@ -128,6 +128,14 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
   let key: string | undefined;
   let destinations: string[] = [];
   let workerQueue: string | undefined;
+  let scratchDiscarded = false;
+  /** Removes the run's scratch files from the worker that holds them; best effort, once. */
+  const discardScratch = async (): Promise<void> => {
+    if (!workerQueue || scratchDiscarded) return;
+    scratchDiscarded = true;
+    const cleanup = proxyActivities<Activities>({ ...cleanupOptions, taskQueue: workerQueue });
+    await cleanup.discardWorkDir({ backupId: request.backupId }).catch(() => undefined);
+  };
 
   try {
     const plan = await bookkeeping.recordBackupStarted(request);
@@ -224,6 +232,8 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       : describeFailure(error);
     progress = { ...progress, status: cancelled ? 'cancelled' : 'failed' };
     await CancellationScope.nonCancellable(async () => {
+      // Scratch files go before the ending is recorded: a run seen as failed or cancelled has left nothing.
+      await discardScratch();
       const leftovers = key ? await discardFromEach(key, destinations) : [];
       await bookkeeping.recordBackupEnded({
         backupId: request.backupId,
@@ -246,11 +256,6 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       cause: error as Error,
     });
   } finally {
-    if (workerQueue) {
-      const cleanup = proxyActivities<Activities>({ ...cleanupOptions, taskQueue: workerQueue });
-      await CancellationScope.nonCancellable(() =>
-        cleanup.discardWorkDir({ backupId: request.backupId }).catch(() => undefined),
-      );
-    }
+    await CancellationScope.nonCancellable(discardScratch);
   }
 }
