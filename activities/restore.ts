@@ -51,6 +51,7 @@ import {
   type RestoreStepRecord,
 } from './catalog/restores.ts';
 import { getTarget, targetPassword } from './catalog/targets.ts';
+import { recipientOf } from './encryption.ts';
 import { readIdentityFile } from './identity-file.ts';
 import {
   endDestinationSessions,
@@ -262,6 +263,26 @@ export function createRestoreActivities(deps: BackupDeps) {
     return { target, password, connection: { ...target.connection, database: destination.database } };
   }
 
+  /**
+   * A restore into a target whose backups are encrypted can only be rolled back if one of the identities
+   * at hand opens its safety backup: refused up front (DECRYPTION_FAILED) rather than found out while
+   * rolling back.
+   */
+  async function requireSafetyBackupKey(destination: RestoreDestination, available: string[]): Promise<void> {
+    if (!needsSafetyBackup(destination)) return;
+    const target = await getTarget(deps.db, destination.targetId);
+    const recipients = target.encryptionRecipients ?? [];
+    if (!recipients.length) return;
+    const opened = await Promise.all(available.map((identity) => recipientOf(identity)));
+    if (opened.some((recipient) => recipients.includes(recipient))) return;
+    throw new LifeboatError(
+      'DECRYPTION_FAILED',
+      `Target ${target.name} encrypts its backups, and none of the identities at hand (the request's, or ` +
+        `LIFEBOAT_AGE_IDENTITY_FILE on the worker) belongs to its recipients: the safety backup taken before ` +
+        'the restore could not be read back to roll it back. Give the identity of one of its recipients.',
+    );
+  }
+
   /** Copies the documents of an unpacked archive into `staged`, owned and permitted like `like`. */
   async function stageDocuments(extracted: Extracted, staged: string, like: string | null): Promise<number> {
     const reference = like && existsSync(like) ? await stat(like) : undefined;
@@ -419,6 +440,11 @@ export function createRestoreActivities(deps: BackupDeps) {
       backupId: string;
     }): Promise<PreparedRestore> {
       const backup = await getBackup(deps.db, checkId(request.backupId, 'backup id'));
+      const operation = await getRestoreOperation(deps.db, request.operationId);
+      await requireSafetyBackupKey(
+        operation.destination,
+        await identities(sealedRestoreIdentity(deps.db, request.operationId)),
+      );
       let fetched = 0;
       const stopPulse = startPulse(request.workflowId, () => ({
         step: 'validate',
@@ -709,6 +735,8 @@ export function createRestoreActivities(deps: BackupDeps) {
     }): Promise<RestorePreview> {
       const backup = await getBackup(deps.db, checkId(request.backupId, 'backup id'));
       const { target, password } = await destinationAccess(request.destination);
+      const available = await identities(sealedPreviewIdentity(deps.db, request.previewId));
+      await requireSafetyBackupKey(request.destination, available);
       const dir = path.join(deps.workDir, `preview-${randomUUID()}`);
       const stopPulse = startPulse(null, () => ({ step: 'validate', bytes: 0, percent: 0 }));
       try {
@@ -717,7 +745,7 @@ export function createRestoreActivities(deps: BackupDeps) {
         await fetchBackupArchive(deps, {
           backupId: backup.id,
           file,
-          identities: await identities(sealedPreviewIdentity(deps.db, request.previewId)),
+          identities: available,
         });
         const extracted = await extractArchive({ file, destination: path.join(dir, 'files') });
         await rm(file, { force: true });

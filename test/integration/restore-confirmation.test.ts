@@ -277,6 +277,35 @@ describe('an encrypted backup', () => {
   });
 });
 
+describe('a target whose backups are encrypted to other keys', () => {
+  it('refuses a restore whose safety backup could not be read back for a rollback', async () => {
+    const before = await generateIdentity();
+    const now = await generateIdentity();
+    const database = await createDatabase('rekeyed');
+    await sql(database, 'create table t (id int primary key); insert into t values (1)');
+    const target = await createTarget(s.api, `rekeyed-${database.slice(-8)}`, database, {
+      encryption: { recipients: [before.recipient] },
+    });
+    const backupId = await backUp(s.api, target.name);
+    // The target's key was rotated: new backups, the safety backup among them, go to a key not at hand.
+    await s.db.query('update targets set encryption_recipients = $2 where name = $1', [
+      target.name,
+      [now.recipient],
+    ]);
+    const atStart = await snapshot(database);
+
+    const refused = await s.api.json<{ error: { code: string; message: string } }>(
+      'POST',
+      `/api/admin/backups/${backupId}/restore/preview`,
+      { body: { mode: 'full', identity: before.identity } },
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('DECRYPTION_FAILED');
+    expect(refused.body.error.message).toContain('safety backup');
+    expect(await snapshot(database)).toEqual(atStart);
+  });
+});
+
 describe('the OpenAPI document', () => {
   it('describes the restore endpoints', async () => {
     const response = await s.api.json<{ paths: Record<string, Record<string, unknown>> }>(
