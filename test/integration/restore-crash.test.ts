@@ -1,7 +1,6 @@
 // The worker process killed with SIGKILL while it restores: its psql never commits, the restarted worker
 // takes the step over, fetches the archive again, and the restore ends with the database and documents
 // exactly the backup's.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApi } from '../harness/api.ts';
+import { killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
 import { eventually } from '../harness/api.ts';
 import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
 import {
@@ -31,10 +31,8 @@ import {
   testSecretKey,
 } from '../harness/stack.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 let db: pg.Pool;
 let client: Client;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   db = catalogPool();
@@ -42,37 +40,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  killWorkerProcesses();
   await client?.connection.close();
   await db?.end();
 });
-
-/** The real worker entry point as its own process; resolves once it polls. */
-async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(root, 'worker/main.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('polling')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${output}`));
-    });
-  });
-  return child;
-}
 
 async function restoreSessions(database: string, operationId: string): Promise<number[]> {
   const rows = await sql<{ pid: number }>(

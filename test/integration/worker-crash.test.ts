@@ -1,6 +1,6 @@
 // The worker process killed with SIGKILL in the middle of a dump: after a restart the same backup
 // completes and verifies, and nothing half-written is ever listed as finished.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { createStorageRegistry } from '../../activities/storage/registry.ts';
 import { startBackup } from '../../api/start-backup.ts';
 import type { Manifest } from '../../domain/manifest.ts';
 import { resolveTargetInput } from '../../domain/target.ts';
+import { killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
 import { eventually } from '../harness/api.ts';
 import {
   catalogPool,
@@ -26,10 +27,8 @@ import {
   testSecretKey,
 } from '../harness/stack.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 let db: pg.Pool;
 let client: Client;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   db = catalogPool();
@@ -37,37 +36,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  killWorkerProcesses();
   await client?.connection.close();
   await db?.end();
 });
-
-/** The real worker entry point as its own process; resolves once it polls. */
-async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(root, 'worker/main.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('polling')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${output}`));
-    });
-  });
-  return child;
-}
 
 async function dumpSessions(database: string, backupId: string): Promise<number[]> {
   const rows = await sql<{ pid: number }>(
