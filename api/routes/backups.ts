@@ -14,6 +14,7 @@ import { LifeboatError } from '../../domain/errors.ts';
 import type { BackupProgress } from '../../domain/progress.ts';
 import { progressQuery } from '../../workflows/messages.ts';
 import { requireRole } from '../auth.ts';
+import { queryWithin } from '../live-query.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import {
   backupSchema,
@@ -60,20 +61,7 @@ const detailSchema = backupSchema
 /** Live progress from the running workflow; null when it cannot answer in time (the row still tells). */
 async function liveProgress(deps: ApiDeps, backup: Backup): Promise<BackupProgress | null> {
   if (backup.status !== 'running') return null;
-  const timeoutMs = deps.queryTimeoutMs ?? 3_000;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      deps.temporal.workflow.getHandle(backup.workflowId).query(progressQuery),
-      new Promise<null>((resolve) => {
-        timer = setTimeout(() => resolve(null), timeoutMs);
-      }),
-    ]);
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
+  return queryWithin(deps, backup.workflowId, progressQuery);
 }
 
 function withoutManifest({ manifest: _manifest, ...rest }: Backup) {

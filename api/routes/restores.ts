@@ -10,6 +10,7 @@ import { LifeboatError } from '../../domain/errors.ts';
 import { restoreModes, type RestoreProgress } from '../../domain/restore.ts';
 import { approveUpdate, restoreProgressQuery } from '../../workflows/restore-messages.ts';
 import { requireRole } from '../auth.ts';
+import { queryWithin } from '../live-query.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import { conflictResponse, errorResponses, errorSchema, idParams, notFoundResponse } from '../schemas.ts';
 import { lifeboatErrorOf, previewRestore, startRestore } from '../start-restore.ts';
@@ -164,20 +165,7 @@ const operationParams = z.object({
 /** Live progress from the running workflow; null once it ended or when it cannot answer in time. */
 async function liveProgress(deps: ApiDeps, operation: RestoreOperation): Promise<RestoreProgress | null> {
   if (operation.finishedAt) return null;
-  const timeoutMs = deps.queryTimeoutMs ?? 3_000;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      deps.temporal.workflow.getHandle(operation.workflowId).query(restoreProgressQuery),
-      new Promise<null>((resolve) => {
-        timer = setTimeout(() => resolve(null), timeoutMs);
-      }),
-    ]);
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
+  return queryWithin(deps, operation.workflowId, restoreProgressQuery);
 }
 
 async function withProgress(deps: ApiDeps, operation: RestoreOperation) {
