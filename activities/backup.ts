@@ -280,7 +280,13 @@ export function createBackupActivities(deps: BackupDeps) {
       const startedAt = new Date(request.startedAt);
       const archiveFile = path.join(
         dir,
-        archiveFileName(request.targetName, startedAt, request.backupId, info.compression),
+        archiveFileName(
+          request.targetName,
+          startedAt,
+          request.backupId,
+          info.compression,
+          recipients !== null,
+        ),
       );
       let written = 0;
       const stopPulse = startPulse(deps, request.workflowId, () => ({
@@ -333,7 +339,13 @@ export function createBackupActivities(deps: BackupDeps) {
         await writeFile(path.join(dir, sidecarFile), JSON.stringify(sidecar, null, 2));
         return {
           archiveFile,
-          key: archiveKey(request.targetName, startedAt, request.backupId, info.compression),
+          key: archiveKey(
+            request.targetName,
+            startedAt,
+            request.backupId,
+            info.compression,
+            recipients !== null,
+          ),
           sizeBytes: built.sizeBytes,
           sha256: built.sha256,
           md5: built.md5,

@@ -26,14 +26,19 @@ export type Compression = (typeof compressions)[number];
 
 const compressionSuffix: Record<Compression, string> = { zstd: '.tar.zst', gzip: '.tar.gz', none: '.tar' };
 
-/** File name of the archive: `<target>_backup_YYYYMMDD_HHMMSS_<id8>.tar[.zst|.gz]`. */
+/**
+ * File name of the archive: `<target>_backup_YYYYMMDD_HHMMSS_<id8>.tar[.zst|.gz][.age]`, `.age` when it is
+ * encrypted, so that the name says which tools open it.
+ */
 export function archiveFileName(
   targetName: string,
   startedAt: Date,
   backupId: string,
   compression: Compression,
+  encrypted = false,
 ): string {
-  return `${targetName}_backup_${compactUtcTimestamp(startedAt)}_${shortId(backupId)}${compressionSuffix[compression]}`;
+  const suffix = `${compressionSuffix[compression]}${encrypted ? '.age' : ''}`;
+  return `${targetName}_backup_${compactUtcTimestamp(startedAt)}_${shortId(backupId)}${suffix}`;
 }
 
 /** Object key of the archive in storage; everything of one target lives under its name. */
@@ -42,8 +47,9 @@ export function archiveKey(
   startedAt: Date,
   backupId: string,
   compression: Compression,
+  encrypted = false,
 ): string {
-  return `${targetName}/${archiveFileName(targetName, startedAt, backupId, compression)}`;
+  return `${targetName}/${archiveFileName(targetName, startedAt, backupId, compression, encrypted)}`;
 }
 
 export function manifestSidecarKey(archiveObjectKey: string): string {

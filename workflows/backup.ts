@@ -141,7 +141,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
     const plan = await bookkeeping.recordBackupStarted(request);
     const { targetName, compression } = plan;
     destinations = plan.destinations;
-    key = archiveKey(targetName, new Date(request.startedAt), request.backupId, compression);
+    key = archiveKey(targetName, new Date(request.startedAt), request.backupId, compression, plan.encrypted);
     for (let claim = 1; ; claim++) {
       workerQueue = await bookkeeping.claimWorker();
       const onWorker = proxyActivities<Activities>({ ...onWorkerOptions, taskQueue: workerQueue });
@@ -161,6 +161,8 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           tags: input.tags,
           startedAt: request.startedAt,
         });
+        // The archive's own name is what gets stored (the target's settings may have changed since start).
+        key = archive.key;
         enter('upload');
         const upload = (destination: string) =>
           onWorker.uploadArchive({ backupId: request.backupId, workflowId, destination, ...archive });

@@ -2,7 +2,7 @@
 // real worker, PostgreSQL and local storage.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
@@ -164,6 +164,16 @@ describe('encryption', () => {
     const archive = readFileSync(path.join(storageDir, view.storageKey!));
     const sidecar = readFileSync(path.join(storageDir, `${view.storageKey!}.manifest.json`), 'utf8');
     expect(archive.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
+    expect(view.storageKey).toMatch(/\.tar\.age$/);
+    // By hand, as the README says: age opens it, tar lists it.
+    const keyFile = path.join(scratchDir('key'), 'key.txt');
+    writeFileSync(keyFile, `${identity}\n`, { mode: 0o600 });
+    const listing = execFileSync(
+      'sh',
+      ['-c', 'age -d -i "$1" "$2" | tar -t', 'sh', keyFile, path.join(storageDir, view.storageKey!)],
+      { encoding: 'utf8' },
+    );
+    expect(listing.split('\n')).toEqual(expect.arrayContaining([`database/${source}.dump`, 'manifest.json']));
     for (const needle of [marker, 'secret_ledger_entries', source]) {
       expect(archive.includes(needle), needle).toBe(false);
       expect(sidecar.includes(needle), needle).toBe(false);

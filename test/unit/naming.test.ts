@@ -23,6 +23,9 @@ describe('naming', () => {
     expect(archiveKey('shop', at, id, 'zstd')).toBe('shop/shop_backup_20260305_070809_0a1b2c3d.tar.zst');
     expect(archiveKey('shop', at, id, 'gzip')).toBe('shop/shop_backup_20260305_070809_0a1b2c3d.tar.gz');
     expect(archiveKey('shop', at, id, 'none')).toBe('shop/shop_backup_20260305_070809_0a1b2c3d.tar');
+    expect(archiveKey('shop', at, id, 'zstd', true)).toBe(
+      'shop/shop_backup_20260305_070809_0a1b2c3d.tar.zst.age',
+    );
     expect(manifestSidecarKey('shop/x.tar')).toBe('shop/x.tar.manifest.json');
     expect(md5SidecarKey('shop/x.tar')).toBe('shop/x.tar.md5');
   });
