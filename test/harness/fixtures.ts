@@ -79,6 +79,28 @@ export function writeDocumentsTree(root: string): string[] {
   return Object.keys(files).sort();
 }
 
+/** pg_restore of a custom-format dump into `database`, as a person restoring by hand would run it. */
+export function restoreDumpByHand(database: string, dumpFile: string): void {
+  const s = stack();
+  execFileSync(
+    path.join(s.pgBinDir, 'pg_restore'),
+    [
+      '--no-owner',
+      '--exit-on-error',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(s.pgPort),
+      '-U',
+      s.pgSuperuser,
+      '-d',
+      database,
+      dumpFile,
+    ],
+    { env: { ...process.env, PGPASSWORD: s.pgPassword } },
+  );
+}
+
 /** The schema as pg_dump prints it, without the lines that name the dump's own version or time. */
 export function schemaDump(database: string): string {
   const s = stack();

@@ -8,7 +8,13 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../domain/manifest.ts';
-import { contentHashes, fillRichDatabase, schemaDump, writeDocumentsTree } from '../harness/fixtures.ts';
+import {
+  contentHashes,
+  fillRichDatabase,
+  schemaDump,
+  writeDocumentsTree,
+  restoreDumpByHand,
+} from '../harness/fixtures.ts';
 import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
 import {
   catalogPool,
@@ -124,24 +130,7 @@ describe('a backup through the API', () => {
     );
 
     const restored = await createDatabase('restored');
-    const s = stack();
-    execFileSync(
-      path.join(s.pgBinDir, 'pg_restore'),
-      [
-        '--no-owner',
-        '--exit-on-error',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(s.pgPort),
-        '-U',
-        s.pgSuperuser,
-        '-d',
-        restored,
-        path.join(extracted, `database/${source}.dump`),
-      ],
-      { env: { ...process.env, PGPASSWORD: s.pgPassword } },
-    );
+    restoreDumpByHand(restored, path.join(extracted, `database/${source}.dump`));
     expect(schemaDump(restored)).toBe(schemaDump(source));
     expect(await contentHashes(restored)).toEqual(await contentHashes(source));
 

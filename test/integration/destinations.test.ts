@@ -11,7 +11,7 @@ import { extractArchive } from '../../activities/archive-reader.ts';
 import { fetchBackupArchive } from '../../activities/backup-copies.ts';
 import { generateIdentity } from '../../activities/encryption.ts';
 import { sealedSidecarSchema } from '../../domain/manifest.ts';
-import { contentHashes, schemaDump } from '../harness/fixtures.ts';
+import { contentHashes, schemaDump, restoreDumpByHand } from '../harness/fixtures.ts';
 import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
 import {
   catalogPool,
@@ -197,24 +197,7 @@ describe('encryption', () => {
     await fetchBackupArchive(deps, { backupId: id, file, identities: [identity] });
     const extracted = await extractArchive({ file, destination: path.join(work, 'extracted') });
     const restored = await createDatabase('unsealed');
-    const s = stack();
-    execFileSync(
-      path.join(s.pgBinDir, 'pg_restore'),
-      [
-        '--no-owner',
-        '--exit-on-error',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(s.pgPort),
-        '-U',
-        s.pgSuperuser,
-        '-d',
-        restored,
-        extracted.files.get(`database/${source}.dump`)!,
-      ],
-      { env: { ...process.env, PGPASSWORD: s.pgPassword } },
-    );
+    restoreDumpByHand(restored, extracted.files.get(`database/${source}.dump`)!);
     expect(schemaDump(restored)).toBe(schemaDump(source));
     expect(await contentHashes(restored)).toEqual(await contentHashes(source));
   });

@@ -20,6 +20,7 @@ import { createApp, type LifeboatApp } from '../../api/app.ts';
 import type { UploadRouteDeps } from '../../api/routes/upload.ts';
 import type { Manifest } from '../../domain/manifest.ts';
 import { archiveKey, type Compression } from '../../domain/naming.ts';
+import { restoreDumpByHand } from '../harness/fixtures.ts';
 import {
   catalogPool,
   createDatabase,
@@ -297,24 +298,7 @@ describe('POST /api/admin/backups/upload', () => {
       expectedSha256: built.sha256,
     });
     const restored = await createDatabase('uploaded');
-    const s = stack();
-    execFileSync(
-      path.join(s.pgBinDir, 'pg_restore'),
-      [
-        '--no-owner',
-        '--exit-on-error',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(s.pgPort),
-        '-U',
-        s.pgSuperuser,
-        '-d',
-        restored,
-        extracted.files.get(`database/${sourceDatabase}.dump`)!,
-      ],
-      { env: { ...process.env, PGPASSWORD: s.pgPassword } },
-    );
+    restoreDumpByHand(restored, extracted.files.get(`database/${sourceDatabase}.dump`)!);
     expect(
       await sql(restored, 'select count(*)::int as n, sum(amount)::text as total from invoices'),
     ).toEqual([{ n: 500, total: '156562.50' }]);
