@@ -7,9 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { generateIdentity } from '../activities/encryption.ts';
+import { encryptStream, generateIdentity } from '../activities/encryption.ts';
 import { createSecretBox } from '../activities/catalog/secret-box.ts';
 import { createTarget, type Target } from '../activities/catalog/targets.ts';
 import type { Compression } from '../domain/naming.ts';
@@ -285,8 +287,8 @@ function markdownTable(header: string[], rows: string[][]): string {
 const mainHeader = [
   'contender',
   'time (median)',
-  '**÷ baseline**',
-  'each round ÷ its baseline',
+  '**÷ baseline**: ratio of medians',
+  '÷ baseline: median of per-round ratios (each round)',
   'archive size',
   'dump',
   'archive',
@@ -300,7 +302,7 @@ function mainRows(summaries: readonly Summary[], databaseBytes: number): string[
     s.spec.label,
     seconds(s.ms),
     `**${ratio(s.ratio)}**`,
-    s.runRatios.map(ratio).join(', '),
+    `${ratio(median(s.runRatios))} (${s.runRatios.map(ratio).join(', ')})`,
     `${megabytes(s.archiveBytes)} (${percent(s.archiveBytes, databaseBytes)})`,
     seconds(s.dumpMs),
     seconds(s.archiveMs),
@@ -318,8 +320,24 @@ function consoleTable(summaries: readonly Summary[], databaseBytes: number): str
   return rows.map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
 }
 
+/** `after ÷ before` of one measure in each round, and in how many rounds `after` was the larger. */
+function perRound(
+  rounds: readonly Round[],
+  before: ContenderId,
+  after: ContenderId,
+  pick: (run: LifeboatMeasurement) => number,
+): string {
+  const ratios = rounds.map((round) => pick(round.results[after]!) / pick(round.results[before]!));
+  const larger = ratios.filter((value) => value > 1).length;
+  return `per round ${ratios.map(ratio).join(', ')}, larger in ${larger} of ${ratios.length}`;
+}
+
 /** The differences the issue asks about, each between two contenders that differ in one thing only. */
-function comparisons(summaries: readonly Summary[]): string[] {
+function comparisons(
+  summaries: readonly Summary[],
+  rounds: readonly Round[],
+  ageMiBps: number | null,
+): string[] {
   const of = (id: ContenderId) => summaries.find((s) => s.spec.id === id);
   const lines: string[] = [];
   const base = of('local-zstd')!;
@@ -327,31 +345,96 @@ function comparisons(summaries: readonly Summary[]): string[] {
   const s3Age = of('s3-zstd-age');
   const gzip = of('local-gzip');
   const localAge = of('local-zstd-age');
+  const total = (run: LifeboatMeasurement) => run.ms;
   if (s3) {
     lines.push(
-      `- **S3 instead of local disk** (S3, zstd − local, zstd): ${seconds(s3.ms - base.ms)} in all ` +
-        `(${ratio(s3.ratio)}); the upload step ${seconds(base.uploadMs)} → ${seconds(s3.uploadMs)}, i.e. ` +
-        `${mibPerSecond(s3.archiveBytes, s3.uploadMs)} for the ${megabytes(s3.archiveBytes)} archive put as a ` +
+      `- **S3 instead of local disk** (S3, zstd against local, zstd): ${seconds(s3.ms - base.ms)} more in all ` +
+        `(${ratio(s3.ratio)}; ${perRound(rounds, 'local-zstd', 's3-zstd', total)}); the upload step ` +
+        `${seconds(base.uploadMs)} → ${seconds(s3.uploadMs)} (${perRound(rounds, 'local-zstd', 's3-zstd', (run) => run.uploadMs)}), ` +
+        `i.e. ${mibPerSecond(s3.archiveBytes, s3.uploadMs)} for the ${megabytes(s3.archiveBytes)} archive put as a ` +
         `multipart upload and read back whole for its sha256.`,
     );
   }
   const encryptionCost = (encrypted: Summary, plain: Summary, what: string) =>
-    `- **age encryption, ${what}** (${encrypted.spec.label} − ${plain.spec.label}): ` +
-    `${seconds(encrypted.ms - plain.ms)} in all (${ratio(encrypted.ms / plain.ms)} of the unencrypted run); ` +
-    `the archive step ${seconds(plain.archiveMs)} → ${seconds(encrypted.archiveMs)} ` +
-    `(+${seconds(encrypted.archiveMs - plain.archiveMs)}: ${mibPerSecond(encrypted.archiveBytes, encrypted.archiveMs - plain.archiveMs)} ` +
-    `of ciphertext per second of added time); archive ${megabytes(plain.archiveBytes)} → ${megabytes(encrypted.archiveBytes)}.`;
+    `- **age encryption, ${what}** (${encrypted.spec.label} against ${plain.spec.label}): ` +
+    `${seconds(encrypted.ms - plain.ms)} more in all (${ratio(encrypted.ms / plain.ms)}; ` +
+    `${perRound(rounds, plain.spec.id, encrypted.spec.id, total)}); the archive step ${seconds(plain.archiveMs)} → ` +
+    `${seconds(encrypted.archiveMs)} (${perRound(rounds, plain.spec.id, encrypted.spec.id, (run) => run.archiveMs)}); ` +
+    `archive ${megabytes(plain.archiveBytes)} → ${megabytes(encrypted.archiveBytes)}.`;
   if (localAge) lines.push(encryptionCost(localAge, base, 'on local disk'));
   if (s3Age && s3) lines.push(encryptionCost(s3Age, s3, 'on S3'));
+  if (ageMiBps !== null) {
+    lines.push(
+      `- age on its own (\`encryptStream\` from activities/encryption.ts over incompressible data the size of the ` +
+        `archive, in the benchmark's process, no compression or disk): **${ageMiBps.toFixed(1)} MiB/s**, i.e. ` +
+        `${seconds((base.archiveBytes / 2 ** 20 / ageMiBps) * 1000)} for this archive if nothing else ran.`,
+    );
+  }
   if (gzip) {
     lines.push(
-      `- **gzip instead of zstd** (local, gzip − local, zstd): ${seconds(gzip.ms - base.ms)} in all ` +
-        `(${ratio(gzip.ratio)}); the archive step ${seconds(base.archiveMs)} → ${seconds(gzip.archiveMs)} ` +
-        `(${ratio(gzip.archiveMs / base.archiveMs)}); archive ${megabytes(base.archiveBytes)} (zstd) against ` +
-        `${megabytes(gzip.archiveBytes)} (gzip), gzip ${percent(gzip.archiveBytes - base.archiveBytes, base.archiveBytes)} larger.`,
+      `- **gzip instead of zstd** (local, gzip against local, zstd): ${seconds(gzip.ms - base.ms)} more in all ` +
+        `(${ratio(gzip.ratio)}; ${perRound(rounds, 'local-zstd', 'local-gzip', total)}); the archive step ` +
+        `${seconds(base.archiveMs)} → ${seconds(gzip.archiveMs)} (${perRound(rounds, 'local-zstd', 'local-gzip', (run) => run.archiveMs)}); ` +
+        `archive ${megabytes(base.archiveBytes)} (zstd) against ${megabytes(gzip.archiveBytes)} (gzip): gzip ` +
+        `${percent(gzip.archiveBytes - base.archiveBytes, base.archiveBytes)} larger.`,
     );
   }
   return lines;
+}
+
+/** The short answers: which choice costs what, and the worker's memory on each path. */
+function headlines(summaries: readonly Summary[]): string[] {
+  const of = (id: ContenderId) => summaries.find((s) => s.spec.id === id);
+  const base = of(baselineId)!;
+  const lines: string[] = [];
+  const cheapest = [...summaries].sort((a, b) => a.ms - b.ms)[0]!;
+  lines.push(
+    `- Fastest here: ${cheapest.spec.label} (${seconds(cheapest.ms)}). Every step but the one a contender changes ` +
+      `takes about the same time in all of them (dump ${summaries.map((s) => seconds(s.dumpMs)).join(' / ')}), so ` +
+      `each difference is in the archive step (compression, encryption) or the upload step (destination).`,
+  );
+  const gzip = of('local-gzip');
+  if (gzip) {
+    lines.push(
+      `- zstd is the better default: gzip took ${ratio(gzip.archiveMs / base.archiveMs)} the archive step's time ` +
+        `for an archive ${percent(gzip.archiveBytes - base.archiveBytes, base.archiveBytes)} larger.`,
+    );
+  }
+  const peak = (ids: ContenderId[]) =>
+    Math.max(...summaries.filter((s) => ids.includes(s.spec.id)).map((s) => s.peakRssBytes));
+  const localPeak = peak(['local-zstd', 'local-gzip', 'local-zstd-age']);
+  const s3Peak = peak(['s3-zstd', 's3-zstd-age']);
+  if (Number.isFinite(s3Peak)) {
+    const localAge = of('local-zstd-age');
+    const ageNote = localAge
+      ? ` Encryption moved it by ${megabytes(localAge.peakRssBytes - base.peakRssBytes)} on local disk (age streams in 64 KiB chunks).`
+      : '';
+    lines.push(
+      `- Worker peak RSS: ${megabytes(localPeak)} at most with local storage, ${megabytes(s3Peak)} with S3 ` +
+        `(${s3Peak >= localPeak ? '+' : ''}${megabytes(s3Peak - localPeak)}; the multipart upload holds up to 2 parts ` +
+        `of 8 MiB in flight, plus the SDK's own buffers).${ageNote}`,
+    );
+  }
+  return lines;
+}
+
+/** Median MiB/s of age encryption alone (encryptStream) over `bytes` of random data, three times. */
+async function measureAgeThroughput(recipient: string, bytes: number): Promise<number> {
+  const block = randomBytes(1 << 20);
+  const rates: number[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const blocks = Math.ceil(bytes / block.length);
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < blocks; i++) yield block;
+      })(),
+    );
+    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const startedMs = performance.now();
+    await pipeline(source, encryptStream([recipient]), sink);
+    rates.push((blocks * block.length) / 2 ** 20 / ((performance.now() - startedMs) / 1000));
+  }
+  return median(rates);
 }
 
 function roundsTable(rounds: readonly Round[]): string {
@@ -398,6 +481,8 @@ interface Report {
   tables: TableShare[];
   workerBaselineRssBytes: number;
   warmUpMs: number;
+  /** age encryption alone, MiB/s; null when no contender encrypts. */
+  ageMiBps: number | null;
   rounds: Round[];
   summaries: Summary[];
 }
@@ -454,9 +539,13 @@ outside the three steps (catalog activities, retention, Temporal's dispatch).
 One untimed warm-up backup (${contenderSpecs['s3-zstd-age'].label}, ${seconds(report.warmUpMs)}) reads the database into
 the page cache and exercises every code path first. Then ${report.options.runs} round(s) of the ${report.options.contenders.length} contenders,
 the order rotated by one each round; \`sync\` before each backup. Times are medians of the rounds; "÷ baseline"
-divides by the median of **${base.spec.label}** measured in the same run, and "each round" divides by the baseline
-of the same round. The stored archive is deleted after each backup (local directory, or the bucket's directory on
-the S3 server's disk). Worker peak RSS is the kernel's VmHWM, reset before each backup, max over the rounds.
+is given two ways: the median divided by the median of **${base.spec.label}** measured in the same run, and the
+median of the per-round ratios (each run divided by the baseline of its own round), which is steadier when the load
+from other work drifts during the run. The comparisons below also say in how many rounds one contender was slower
+than the other. The stored archive is deleted after each backup (local directory, or the bucket's directory on the S3
+server's disk). Worker peak RSS is the kernel's VmHWM, reset before each backup, max over the rounds. Last, with
+nothing else of the benchmark running, \`encryptStream\` alone encrypts incompressible data the size of the archive
+three times (median), to give age's own speed on this machine.
 
 ## Results
 
@@ -466,7 +555,7 @@ Formats (from the manifests): ${[...new Set(summaries.map((s) => s.formats))].jo
 
 ### What each difference costs (medians)
 
-${comparisons(summaries).join('\n')}
+${comparisons(summaries, report.rounds, report.ageMiBps).join('\n')}
 
 ### Every round
 
@@ -474,6 +563,7 @@ ${roundsTable(report.rounds)}
 
 ## What this shows, and caveats
 
+${headlines(summaries).join('\n')}
 - The S3 server is on loopback and writes to the same disk as everything else: the S3 figures measure Lifeboat's
   S3 path (SDK multipart upload, the read-back, the extra round trips) and not a network. Over a real network the
   upload step scales with the link: at 100 MB/s the ${megabytes(base.archiveBytes)} archive alone takes
@@ -614,6 +704,10 @@ async function main(): Promise<void> {
     }
 
     const summaries = summarize(rounds, options.contenders);
+    const encrypts = options.contenders.some((id) => contenderSpecs[id].encrypted);
+    const ageMiBps = encrypts
+      ? await measureAgeThroughput(recipient, summaries.find((s) => s.spec.id === baselineId)!.archiveBytes)
+      : null;
     const codeAtEnd = codeVersion();
     const args = process.argv.slice(2);
     const report: Report = {
@@ -628,11 +722,12 @@ async function main(): Promise<void> {
       tables: await describeTables(stack.cluster, generated.name),
       workerBaselineRssBytes: worker.baselineRssBytes,
       warmUpMs: warmUp.ms,
+      ageMiBps,
       rounds,
       summaries,
     };
     console.log(`\n${consoleTable(summaries, generated.sizeBytes)}\n`);
-    console.log(comparisons(summaries).join('\n'));
+    console.log(comparisons(summaries, rounds, ageMiBps).join('\n'));
     writeFileSync(options.resultsFile, resultsMarkdown(report));
     log(`wrote ${path.relative(process.cwd(), options.resultsFile)}`);
   } finally {
