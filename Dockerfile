@@ -24,6 +24,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY domain ./domain
+COPY catalog ./catalog
+COPY storage ./storage
+COPY postgres ./postgres
+COPY archive ./archive
+COPY services ./services
 COPY activities ./activities
 COPY workflows ./workflows
 COPY worker ./worker

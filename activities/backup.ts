@@ -16,22 +16,28 @@ import {
 } from '../domain/naming.ts';
 import { chooseClient } from '../domain/pg-version.ts';
 import { progressPercent, type BackupStep } from '../domain/progress.ts';
-import { countBytes, digestStream, listDocuments, writeArchive, type ArchiveSource } from './archive.ts';
+import {
+  countBytes,
+  digestStream,
+  listDocuments,
+  writeArchive,
+  type ArchiveSource,
+} from '../archive/write.ts';
 import {
   insertRunningBackup,
   markBackupCompleted,
   markBackupEnded,
   recordBackupCopy,
   recordBackupManifest,
-} from './catalog/backups.ts';
-import { getSettings } from './catalog/settings.ts';
-import type { SecretBox } from './catalog/secret-box.ts';
-import { getTarget, targetPassword } from './catalog/targets.ts';
-import { endSessions, findPgClients, inspectServer, runPgDump, type ServerInfo } from './postgres.ts';
-import type { Storage } from './storage/index.ts';
-import { removeBackupObjects } from './storage/backup-objects.ts';
-import type { StorageRegistry } from './storage/registry.ts';
-import { putLocalFile } from './storage/storage.ts';
+} from '../catalog/backups.ts';
+import { getSettings } from '../catalog/settings.ts';
+import type { SecretBox } from '../catalog/secret-box.ts';
+import { getTarget, targetPassword } from '../catalog/targets.ts';
+import { endSessions, findPgClients, inspectServer, runPgDump, type ServerInfo } from '../postgres/server.ts';
+import type { Storage } from '../storage/storage.ts';
+import { removeBackupObjects } from '../storage/backup-objects.ts';
+import type { StorageRegistry } from '../storage/registry.ts';
+import { putLocalFile } from '../storage/storage.ts';
 
 export interface BackupDeps {
   db: pg.Pool;

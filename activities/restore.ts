@@ -31,11 +31,11 @@ import {
   type TableName,
   type VerificationReport,
 } from '../domain/restore.ts';
-import { listDocuments } from './archive.ts';
-import { extractArchive } from './archive-reader.ts';
+import { listDocuments } from '../archive/write.ts';
+import { extractArchive } from '../archive/read.ts';
 import type { BackupDeps, ProgressUpdate } from './backup.ts';
-import { fetchBackupArchive } from './backup-copies.ts';
-import { getBackup } from './catalog/backups.ts';
+import { fetchBackupArchive } from '../services/backup-copies.ts';
+import { getBackup } from '../catalog/backups.ts';
 import {
   appendRestoreStep,
   finishRestoreOperation,
@@ -49,10 +49,10 @@ import {
   setSafetyBackupProtected,
   type RestoreEnding,
   type RestoreStepRecord,
-} from './catalog/restores.ts';
-import { getTarget, targetPassword } from './catalog/targets.ts';
-import { recipientOf } from './encryption.ts';
-import { readIdentityFile } from './identity-file.ts';
+} from '../catalog/restores.ts';
+import { getTarget, targetPassword } from '../catalog/targets.ts';
+import { recipientOf } from '../archive/encryption.ts';
+import { readIdentityFile } from '../archive/identity-file.ts';
 import {
   endDestinationSessions,
   findRestoreTools,
@@ -61,7 +61,7 @@ import {
   runRestore,
   withClient,
   type DestinationState,
-} from './pg-restore.ts';
+} from '../postgres/pg-restore.ts';
 
 export interface RestoreDatabaseRequest {
   operationId: string;

@@ -1,22 +1,22 @@
 // Applies a target's retention plan: storage first, then the catalog; a failing deletion stays listed.
 import type pg from 'pg';
-import { removeAllCopies } from './backup-copies.ts';
+import { removeAllCopies } from '../services/backup-copies.ts';
 import {
   deleteBackupRow,
   getBackup,
   listBackupsForRetention,
   markDeletionFailed,
   recordRetentionCategories,
-} from './catalog/backups.ts';
-import { getSettings } from './catalog/settings.ts';
-import { getTarget, listTargets } from './catalog/targets.ts';
+} from '../catalog/backups.ts';
+import { getSettings } from '../catalog/settings.ts';
+import { getTarget, listTargets } from '../catalog/targets.ts';
 import {
   effectivePolicy,
   planRetention,
   type RetentionPlan,
   type RetentionPolicy,
 } from '../domain/retention.ts';
-import type { StorageRegistry } from './storage/registry.ts';
+import type { StorageRegistry } from '../storage/registry.ts';
 
 export interface RetentionDeps {
   db: pg.Pool;

@@ -1,7 +1,7 @@
 // Records every mutating API call in the catalog's audit log: who, what, when and how it ended.
 import type { MiddlewareHandler } from 'hono';
 import type pg from 'pg';
-import { recordAudit } from '../activities/catalog/audit.ts';
+import { recordAudit } from '../catalog/audit.ts';
 import type { AppEnv } from './context.ts';
 
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -1,7 +1,7 @@
 // Bearer-token authentication and role checks, as middleware factories.
 import type { MiddlewareHandler } from 'hono';
 import type pg from 'pg';
-import { authenticateToken, type Role } from '../activities/catalog/tokens.ts';
+import { authenticateToken, type Role } from '../catalog/tokens.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import type { AppEnv } from './context.ts';
 

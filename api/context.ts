@@ -1,11 +1,11 @@
 // What every request carries through the middleware: the caller, and the error code if it failed.
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
-import type { TokenIdentity } from '../activities/catalog/tokens.ts';
-import type { SecretBox } from '../activities/catalog/secret-box.ts';
-import type { Storage } from '../activities/storage/index.ts';
-import type { StorageRegistry } from '../activities/storage/registry.ts';
-import type { UploadSettings } from '../activities/upload.ts';
+import type { TokenIdentity } from '../catalog/tokens.ts';
+import type { SecretBox } from '../catalog/secret-box.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { StorageRegistry } from '../storage/registry.ts';
+import type { UploadSettings } from '../services/upload.ts';
 
 export interface ApiDeps {
   db: pg.Pool;

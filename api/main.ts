@@ -1,9 +1,9 @@
 // The API process: environment → dependencies → Hono on @hono/node-server; SIGINT/SIGTERM stop it.
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { createSecretBox } from '../activities/catalog/secret-box.ts';
-import { countActiveTokens, createToken } from '../activities/catalog/tokens.ts';
-import { createStorageRegistry } from '../activities/storage/registry.ts';
+import { createSecretBox } from '../catalog/secret-box.ts';
+import { countActiveTokens, createToken } from '../catalog/tokens.ts';
+import { createStorageRegistry } from '../storage/registry.ts';
 import { openCatalog } from '../config/catalog.ts';
 import { loadEnv, readSecretFromEnv } from '../config/env.ts';
 import { createApp } from './app.ts';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { migrateCatalog } from '../activities/catalog/migrate.ts';
+import { migrateCatalog } from '../catalog/migrate.ts';
 import { freePort } from '../stack/ports.ts';
 import { startPostgresCluster, type PostgresCluster } from '../stack/postgres-cluster.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../stack/temporal-dev-server.ts';

@@ -5,7 +5,7 @@ import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { decryptStream, encryptStream, generateIdentity } from '../activities/encryption.ts';
+import { decryptStream, encryptStream, generateIdentity } from '../archive/encryption.ts';
 import { readStatusBytes, resetPeakRss } from './measure.ts';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } });

@@ -2,8 +2,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { generateIdentity } from '../activities/encryption.ts';
-import { createToken, listTokens, revokeToken, roles, type Role } from '../activities/catalog/tokens.ts';
+import { generateIdentity } from '../archive/encryption.ts';
+import { createToken, listTokens, revokeToken, roles, type Role } from '../catalog/tokens.ts';
 import { openCatalog } from '../config/catalog.ts';
 import { loadClientEnv, loadEnv, loadLocalEnvFile } from '../config/env.ts';
 import { LifeboatError } from '../domain/errors.ts';

@@ -1,6 +1,6 @@
 // Opens the catalog database and brings its schema up to date; used by every process at start.
 import pg from 'pg';
-import { migrateCatalog } from '../activities/catalog/migrate.ts';
+import { migrateCatalog } from '../catalog/migrate.ts';
 
 export async function openCatalog(url: string): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'lifeboat' });

@@ -1,6 +1,6 @@
 // The worker process: environment → dependencies → Temporal workers; SIGINT/SIGTERM drain and stop it.
-import { createSecretBox } from '../activities/catalog/secret-box.ts';
-import { createStorageRegistry } from '../activities/storage/registry.ts';
+import { createSecretBox } from '../catalog/secret-box.ts';
+import { createStorageRegistry } from '../storage/registry.ts';
 import { openCatalog } from '../config/catalog.ts';
 import { loadEnv, readSecretFromEnv } from '../config/env.ts';
 import { lifeboatVersion } from '../config/version.ts';

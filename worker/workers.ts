@@ -4,9 +4,9 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { mkdir, rm } from 'node:fs/promises';
 import type pg from 'pg';
 import { createActivities } from '../activities/index.ts';
-import type { SecretBox } from '../activities/catalog/secret-box.ts';
-import type { Storage } from '../activities/storage/index.ts';
-import type { StorageRegistry } from '../activities/storage/registry.ts';
+import type { SecretBox } from '../catalog/secret-box.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { StorageRegistry } from '../storage/registry.ts';
 import { progressSignal } from '../workflows/messages.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
 

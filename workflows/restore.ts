@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { RestoredDatabase, RestorePreview } from '../activities/restore.ts';
-import type { RestoreEnding } from '../activities/catalog/restores.ts';
+import type { RestoreEnding } from '../catalog/restores.ts';
 import type { ErrorCode } from '../domain/errors.ts';
 import { backupWorkflowId } from '../domain/naming.ts';
 import {

@@ -1,15 +1,15 @@
 // /api/admin/backups: list, start, inspect, download, cancel and delete backups.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
-import { openFirstReachableCopy, removeAllCopies } from '../../activities/backup-copies.ts';
+import { openFirstReachableCopy, removeAllCopies } from '../../services/backup-copies.ts';
 import {
   deleteBackupRow,
   getBackup,
   listBackupCopies,
   listBackups,
   type Backup,
-} from '../../activities/catalog/backups.ts';
-import { getTarget } from '../../activities/catalog/targets.ts';
+} from '../../catalog/backups.ts';
+import { getTarget } from '../../catalog/targets.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import type { BackupProgress } from '../../domain/progress.ts';
 import { progressQuery } from '../../workflows/messages.ts';
@@ -24,7 +24,7 @@ import {
   notFoundResponse,
   progressSchema,
 } from '../schemas.ts';
-import { startBackup } from '../start-backup.ts';
+import { startBackup } from '../../services/start-backup.ts';
 import { validationHook } from '../validation.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({

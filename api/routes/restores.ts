@@ -5,7 +5,7 @@ import {
   getRestoreOperation,
   listRestoreOperations,
   type RestoreOperation,
-} from '../../activities/catalog/restores.ts';
+} from '../../catalog/restores.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { restoreModes, type RestoreProgress } from '../../domain/restore.ts';
 import { approveUpdate, restoreProgressQuery } from '../../workflows/restore-messages.ts';
@@ -13,7 +13,7 @@ import { requireRole } from '../auth.ts';
 import { queryWithin } from '../live-query.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import { conflictResponse, errorResponses, errorSchema, idParams, notFoundResponse } from '../schemas.ts';
-import { lifeboatErrorOf, previewRestore, startRestore } from '../start-restore.ts';
+import { lifeboatErrorOf, previewRestore, startRestore } from '../../services/restores.ts';
 import { validationHook } from '../validation.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({

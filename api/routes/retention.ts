@@ -1,7 +1,7 @@
 // /api/admin/backups/retention/preview: a dry run of a policy over a target's backups or given times.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { getSettings } from '../../activities/catalog/settings.ts';
-import { getTarget } from '../../activities/catalog/targets.ts';
+import { getSettings } from '../../catalog/settings.ts';
+import { getTarget } from '../../catalog/targets.ts';
 import { planTarget } from '../../activities/retention.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { planRetention, retentionOverridesSchema, retentionPolicySchema } from '../../domain/retention.ts';

@@ -1,7 +1,7 @@
 // /api/admin/backups/schedules: Temporal Schedules that run backups. Admins change; operators read and run.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { getSettings } from '../../activities/catalog/settings.ts';
-import { getTarget } from '../../activities/catalog/targets.ts';
+import { getSettings } from '../../catalog/settings.ts';
+import { getTarget } from '../../catalog/targets.ts';
 import { scheduleInputSchema, type ScheduleInput } from '../../domain/schedule.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
@@ -13,7 +13,7 @@ import {
   setScheduleEnabled,
   triggerSchedule,
   updateSchedule,
-} from '../schedules.ts';
+} from '../../services/schedules.ts';
 import { conflictResponse, errorResponses, idParams, notFoundResponse } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 

@@ -1,6 +1,6 @@
 // /api/admin/backups/settings: global defaults — retention policy, its time zone and cleanup ages, storage.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { getSettings, putSettings, settingsSchema } from '../../activities/catalog/settings.ts';
+import { getSettings, putSettings, settingsSchema } from '../../catalog/settings.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import { errorResponses } from '../schemas.ts';

@@ -1,7 +1,7 @@
 // /api/admin/backups/storage/stats: backup counts, bytes per destination and target, quota, advice.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { getSettings } from '../../activities/catalog/settings.ts';
-import { storageStats } from '../../activities/catalog/storage-stats.ts';
+import { getSettings } from '../../catalog/settings.ts';
+import { storageStats } from '../../catalog/storage-stats.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 

@@ -1,12 +1,6 @@
 // /api/admin/targets: the databases to back up. Anyone with a token reads; admins change.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import {
-  createTarget,
-  deleteTarget,
-  getTarget,
-  listTargets,
-  updateTarget,
-} from '../../activities/catalog/targets.ts';
+import { createTarget, deleteTarget, getTarget, listTargets, updateTarget } from '../../catalog/targets.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { resolveTargetInput, targetInputSchema, type TargetInput } from '../../domain/target.ts';
 import { requireRole } from '../auth.ts';

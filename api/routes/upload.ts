@@ -2,8 +2,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { listBackupCopies } from '../../activities/catalog/backups.ts';
-import { importUploadedArchive, type UploadSettings } from '../../activities/upload.ts';
+import { listBackupCopies } from '../../catalog/backups.ts';
+import { importUploadedArchive, type UploadSettings } from '../../services/upload.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';

@@ -1,7 +1,7 @@
 // An in-process API for integration tests: the real app over the real catalog, Temporal and storage.
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { createToken, type Role } from '../../activities/catalog/tokens.ts';
+import { createToken, type Role } from '../../catalog/tokens.ts';
 import { createApp, type LifeboatApp } from '../../api/app.ts';
 import type { TestWorker } from './stack.ts';
 

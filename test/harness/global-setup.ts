@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { migrateCatalog } from '../../activities/catalog/migrate.ts';
+import { migrateCatalog } from '../../catalog/migrate.ts';
 import { freePort } from '../../stack/ports.ts';
 import { startPostgresCluster } from '../../stack/postgres-cluster.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';

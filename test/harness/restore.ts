@@ -6,9 +6,9 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { expect } from 'vitest';
-import type { RestoreOperation } from '../../activities/catalog/restores.ts';
-import { createSecretBox } from '../../activities/catalog/secret-box.ts';
-import { createStorageRegistry } from '../../activities/storage/registry.ts';
+import type { RestoreOperation } from '../../catalog/restores.ts';
+import { createSecretBox } from '../../catalog/secret-box.ts';
+import { createStorageRegistry } from '../../storage/registry.ts';
 import { createTestApi, eventually, type TestApi } from './api.ts';
 import { contentHashes, schemaDump } from './fixtures.ts';
 import {

@@ -5,9 +5,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createSecretBox, type SecretBox } from '../../activities/catalog/secret-box.ts';
-import type { Storage } from '../../activities/storage/index.ts';
-import { createStorageRegistry, type StorageRegistry } from '../../activities/storage/registry.ts';
+import { createSecretBox, type SecretBox } from '../../catalog/secret-box.ts';
+import type { Storage } from '../../storage/storage.ts';
+import { createStorageRegistry, type StorageRegistry } from '../../storage/registry.ts';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createLifeboatWorkers, type LifeboatWorkers } from '../../worker/workers.ts';
 

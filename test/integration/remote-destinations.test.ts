@@ -4,8 +4,8 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/clie
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchBackupArchive } from '../../activities/backup-copies.ts';
-import { extractArchive } from '../../activities/archive-reader.ts';
+import { fetchBackupArchive } from '../../services/backup-copies.ts';
+import { extractArchive } from '../../archive/read.ts';
 import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
 import { startS3Server, type S3Server } from '../harness/s3-server.ts';
 import { startSftpServer, type SftpServer } from '../harness/sftp-server.ts';

@@ -2,8 +2,8 @@
 // once), the admin role, and, when the settings ask for it, another admin's approval.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../../activities/catalog/tokens.ts';
-import { generateIdentity } from '../../activities/encryption.ts';
+import { createToken } from '../../catalog/tokens.ts';
+import { generateIdentity } from '../../archive/encryption.ts';
 import { eventually } from '../harness/api.ts';
 import {
   backUp,

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getBackup } from '../../activities/catalog/backups.ts';
+import { getBackup } from '../../catalog/backups.ts';
 import { eventually } from '../harness/api.ts';
 import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
 import {

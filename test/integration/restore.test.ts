@@ -4,7 +4,7 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getBackup } from '../../activities/catalog/backups.ts';
+import { getBackup } from '../../catalog/backups.ts';
 import { fillRichDatabase, schemaDump, writeDocumentsTree } from '../harness/fixtures.ts';
 import {
   backUp,

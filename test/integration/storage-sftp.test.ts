@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createSftpStorage } from '../../activities/storage/sftp.ts';
-import type { Storage } from '../../activities/storage/storage.ts';
+import { createSftpStorage } from '../../storage/sftp/backend.ts';
+import type { Storage } from '../../storage/storage.ts';
 import { startSftpServer, type SftpServer } from '../harness/sftp-server.ts';
 import { describeStorageContract } from '../storage/contract.ts';
 

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { extractArchive, safeEntryPath } from '../../activities/archive-reader.ts';
-import { writeArchive } from '../../activities/archive.ts';
+import { extractArchive, safeEntryPath } from '../../archive/read.ts';
+import { writeArchive } from '../../archive/write.ts';
 import type { Manifest } from '../../domain/manifest.ts';
 import { tempDir } from '../support/temp-dirs.ts';
 

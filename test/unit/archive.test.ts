@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { countBytes, digestStream, listDocuments, writeArchive } from '../../activities/archive.ts';
+import { countBytes, digestStream, listDocuments, writeArchive } from '../../archive/write.ts';
 import type { Manifest } from '../../domain/manifest.ts';
 import { tempDir } from '../support/temp-dirs.ts';
 

@@ -13,7 +13,7 @@ import {
   generateIdentity,
   isAgeEncrypted,
   recipientOf,
-} from '../../activities/encryption.ts';
+} from '../../archive/encryption.ts';
 import { ageRecipientsSchema, isAgeIdentity, isAgeRecipient } from '../../domain/age-keys.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { tempDir } from '../support/temp-dirs.ts';

@@ -2,8 +2,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../activities/encryption.ts';
-import { parseIdentityFile, readIdentityFile } from '../../activities/identity-file.ts';
+import { generateIdentity } from '../../archive/encryption.ts';
+import { parseIdentityFile, readIdentityFile } from '../../archive/identity-file.ts';
 import { tempDir } from '../support/temp-dirs.ts';
 
 describe('identity file', () => {

@@ -1,7 +1,7 @@
 // Target passwords at rest: sealed with the key, opened only with the same key.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSecretBox } from '../../activities/catalog/secret-box.ts';
+import { createSecretBox } from '../../catalog/secret-box.ts';
 
 describe('secret box', () => {
   const key = randomBytes(32).toString('hex');

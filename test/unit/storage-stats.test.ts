@@ -1,6 +1,6 @@
 // Storage recommendations: quota warnings, the missing off-machine copy, targets without a backup.
 import { describe, expect, it } from 'vitest';
-import { recommend } from '../../activities/catalog/storage-stats.ts';
+import { recommend } from '../../catalog/storage-stats.ts';
 
 const base = {
   countsByStatus: { completed: 3 },

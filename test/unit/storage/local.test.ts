@@ -3,7 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { expect, it } from 'vitest';
-import { createLocalStorage } from '../../../activities/storage/local.ts';
+import { createLocalStorage } from '../../../storage/local/backend.ts';
 import { describeStorageContract } from '../../storage/contract.ts';
 import { tempDir } from '../../support/temp-dirs.ts';
 

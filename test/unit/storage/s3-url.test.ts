@@ -1,7 +1,7 @@
 // The s3:// URL as the only configuration of the S3 backend, and what S3 failures become.
 import { NoSuchBucket, S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { describeS3Failure, parseS3Url } from '../../../activities/storage/s3.ts';
+import { describeS3Failure, parseS3Url } from '../../../storage/s3/backend.ts';
 import { isPermanent, LifeboatError } from '../../../domain/errors.ts';
 
 const env: Record<string, string> = { S3_KEY: 'AKIAEXAMPLE', S3_SECRET: 'very-secret-value' };

@@ -7,10 +7,10 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client, type FileEntryWithStats, type SFTPWrapper, type Stats } from 'ssh2';
 import { LifeboatError } from '../../domain/errors.ts';
-import { invalid, parseSftpUrl, type SftpConfig } from './sftp-url.ts';
-import { isValidKey, type Storage, type StoredObject } from './storage.ts';
+import { invalid, parseSftpUrl, type SftpConfig } from './url.ts';
+import { isValidKey, type Storage, type StoredObject } from '../storage.ts';
 
-export { parseSftpUrl, type SftpConfig } from './sftp-url.ts';
+export { parseSftpUrl, type SftpConfig } from './url.ts';
 
 const readyTimeoutMs = 10_000;
 // A connection that stops answering is declared dead after about keepaliveIntervalMs * 3.

@@ -8,12 +8,12 @@ import {
 } from '@temporalio/client';
 import type pg from 'pg';
 import type { ScheduleDefinition } from '../activities/backup.ts';
-import type { Target } from '../activities/catalog/targets.ts';
+import type { Target } from '../catalog/targets.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { scheduleCron, scheduleId, scheduleIdPrefix, type ScheduleInput } from '../domain/schedule.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
 import type { backupWorkflow, BackupWorkflowInput } from '../workflows/backup.ts';
-import type { ApiDeps } from './context.ts';
+import type { ApiDeps } from '../api/context.ts';
 
 /** A missed run is still taken if the service was down for less than this. */
 export const catchupWindowMs = 60 * 60 * 1000;

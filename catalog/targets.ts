@@ -1,10 +1,10 @@
 // Catalog functions for targets. Rows never leave this module with their password.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { LifeboatError } from '../../domain/errors.ts';
-import type { Compression } from '../../domain/naming.ts';
-import type { RetentionOverrides } from '../../domain/retention.ts';
-import type { PasswordSource, ResolvedTargetInput, TargetConnection } from '../../domain/target.ts';
+import { LifeboatError } from '../domain/errors.ts';
+import type { Compression } from '../domain/naming.ts';
+import type { RetentionOverrides } from '../domain/retention.ts';
+import type { PasswordSource, ResolvedTargetInput, TargetConnection } from '../domain/target.ts';
 import type { SecretBox } from './secret-box.ts';
 
 export interface Target {

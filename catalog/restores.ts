@@ -2,14 +2,14 @@
 // lets one restore at a time write to a database.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { LifeboatError } from '../../domain/errors.ts';
+import { LifeboatError } from '../domain/errors.ts';
 import type {
   RestoreDestination,
   RestoreMode,
   RestoreOptions,
   RestoreStatus,
   RestoreStep,
-} from '../../domain/restore.ts';
+} from '../domain/restore.ts';
 
 /** How long a preview's confirmation token stays valid. */
 export const confirmationTtlMs = 10 * 60_000;

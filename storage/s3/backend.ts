@@ -11,10 +11,10 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { LifeboatError } from '../../domain/errors.ts';
-import { parseS3Url } from './s3-url.ts';
-import { isValidKey, type Storage, type StoredObject } from './storage.ts';
+import { parseS3Url } from './url.ts';
+import { isValidKey, type Storage, type StoredObject } from '../storage.ts';
 
-export { parseS3Url, type S3StorageOptions } from './s3-url.ts';
+export { parseS3Url, type S3StorageOptions } from './url.ts';
 
 /** Memory per upload stays near (queue + 1) parts whatever the object size. */
 const partSizeBytes = 8 * 1024 * 1024;

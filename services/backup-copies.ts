@@ -6,10 +6,10 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
-import { getBackup, listBackupCopies, type Backup } from './catalog/backups.ts';
-import { decryptStream } from './encryption.ts';
-import { removeBackupObjects } from './storage/backup-objects.ts';
-import type { StorageRegistry } from './storage/registry.ts';
+import { getBackup, listBackupCopies, type Backup } from '../catalog/backups.ts';
+import { decryptStream } from '../archive/encryption.ts';
+import { removeBackupObjects } from '../storage/backup-objects.ts';
+import type { StorageRegistry } from '../storage/registry.ts';
 
 export interface CopiesDeps {
   db: pg.Pool;

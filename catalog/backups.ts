@@ -1,7 +1,7 @@
 // Catalog functions for backups: one row per backup, running until the workflow records how it ended.
 import type pg from 'pg';
-import { LifeboatError } from '../../domain/errors.ts';
-import type { Manifest } from '../../domain/manifest.ts';
+import { LifeboatError } from '../domain/errors.ts';
+import type { Manifest } from '../domain/manifest.ts';
 
 export type BackupStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 

@@ -18,7 +18,7 @@ import {
   type TocEntry,
 } from '../domain/restore.ts';
 import type { TargetConnection } from '../domain/target.ts';
-import { classifyConnectionError, connectionConfig, findPgClients } from './postgres.ts';
+import { classifyConnectionError, connectionConfig, findPgClients } from './server.ts';
 
 export interface RestoreTools {
   pgRestore: string;

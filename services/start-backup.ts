@@ -1,13 +1,13 @@
 // Starts a backup: a catalog row first (so it is visible at once), then the workflow that owns it.
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { insertRunningBackup, markBackupEnded } from '../activities/catalog/backups.ts';
-import type { Target } from '../activities/catalog/targets.ts';
+import { insertRunningBackup, markBackupEnded } from '../catalog/backups.ts';
+import type { Target } from '../catalog/targets.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { backupWorkflowId } from '../domain/naming.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
 import type { backupWorkflow, BackupWorkflowInput } from '../workflows/backup.ts';
-import type { ApiDeps } from './context.ts';
+import type { ApiDeps } from '../api/context.ts';
 
 export interface BackupOrder {
   target: Target;

@@ -1,7 +1,7 @@
 // API bearer tokens: created with a role, stored as sha256 hashes, shown in clear only once.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { LifeboatError } from '../../domain/errors.ts';
+import { LifeboatError } from '../domain/errors.ts';
 
 export const roles = ['admin', 'operator', 'viewer'] as const;
 export type Role = (typeof roles)[number];

@@ -3,7 +3,7 @@
 // the AWS SDK.
 import type { ServerSideEncryption } from '@aws-sdk/client-s3';
 import { LifeboatError } from '../../domain/errors.ts';
-import { isValidKey } from './storage.ts';
+import { isValidKey } from '../storage.ts';
 
 const queryParameters = [
   'endpoint',

@@ -5,7 +5,7 @@ import { copyFile, link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError } from '../../domain/errors.ts';
-import { isValidKey, type Storage, type StoredObject } from './storage.ts';
+import { isValidKey, type Storage, type StoredObject } from '../storage.ts';
 
 const partialMarker = '.partial-';
 

@@ -2,7 +2,7 @@
 // tokens, records the operation (which takes the database's lock) and starts the workflow that owns it.
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { getBackup, type Backup } from '../activities/catalog/backups.ts';
+import { getBackup, type Backup } from '../catalog/backups.ts';
 import {
   closePreview,
   createRestoreOperation,
@@ -10,11 +10,11 @@ import {
   findUnfinishedRestore,
   issueConfirmationToken,
   type RestoreOperation,
-} from '../activities/catalog/restores.ts';
-import { getSettings } from '../activities/catalog/settings.ts';
-import { getTarget, type Target } from '../activities/catalog/targets.ts';
+} from '../catalog/restores.ts';
+import { getSettings } from '../catalog/settings.ts';
+import { getTarget, type Target } from '../catalog/targets.ts';
 import type { RestorePreview } from '../activities/restore.ts';
-import type { TokenIdentity } from '../activities/catalog/tokens.ts';
+import type { TokenIdentity } from '../catalog/tokens.ts';
 import { isErrorCode, LifeboatError } from '../domain/errors.ts';
 import { compactUtcTimestamp } from '../domain/naming.ts';
 import {
@@ -27,7 +27,7 @@ import {
 } from '../domain/restore.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
 import type { restorePreviewWorkflow, restoreWorkflow, RestoreWorkflowInput } from '../workflows/restore.ts';
-import type { ApiDeps } from './context.ts';
+import type { ApiDeps } from '../api/context.ts';
 
 export interface RestoreRequestBody {
   mode: RestoreMode;

@@ -1,6 +1,6 @@
 // Encrypts target passwords at rest with AES-256-GCM under LIFEBOAT_SECRET_KEY.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { LifeboatError } from '../../domain/errors.ts';
+import { LifeboatError } from '../domain/errors.ts';
 
 const version = 'v1';
 

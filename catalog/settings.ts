@@ -1,7 +1,7 @@
 // Global settings: the default retention policy (with its time zone and cleanup ages) and storage.
 import type pg from 'pg';
 import { z } from 'zod';
-import { retentionPolicySchema } from '../../domain/retention.ts';
+import { retentionPolicySchema } from '../domain/retention.ts';
 
 export const settingsSchema = z
   .object({

@@ -16,8 +16,8 @@ import {
   md5SidecarKey,
   type Compression,
 } from '../domain/naming.ts';
-import { extractArchive } from './archive-reader.ts';
-import { digestStream } from './archive.ts';
+import { extractArchive } from '../archive/read.ts';
+import { digestStream } from '../archive/write.ts';
 import {
   deleteBackupRow,
   findBackup,
@@ -27,10 +27,10 @@ import {
   recordBackupCopy,
   recordBackupManifest,
   type Backup,
-} from './catalog/backups.ts';
-import { findTarget, type Target } from './catalog/targets.ts';
-import { removeBackupObjects } from './storage/backup-objects.ts';
-import { putLocalFile, type Storage } from './storage/storage.ts';
+} from '../catalog/backups.ts';
+import { findTarget, type Target } from '../catalog/targets.ts';
+import { removeBackupObjects } from '../storage/backup-objects.ts';
+import { putLocalFile, type Storage } from '../storage/storage.ts';
 
 export interface UploadLimits {
   /** Bytes the uploaded archive may have; the request is refused as soon as it goes past. */
