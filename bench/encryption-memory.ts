@@ -1,124 +1,76 @@
-// Benchmark: age encryption stages on generated data, throughput and peak RSS against a PassThrough.
-// Run: node bench/encryption-memory.ts [--mib 1024]   (one process; figures are ratios to the baseline, not asserts)
-import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
+// The encryption memory benchmark: age encryption stages over generated data, throughput and peak RSS of this
+// process against a PassThrough, with a fast and a slow consumer (a slow upload); writes
+// bench/out/encryption-memory.json. Run: node --expose-gc bench/encryption-memory.ts [--mib 1024]. Not a test.
+import { createHash } from 'node:crypto';
+import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { decryptStream, encryptStream, generateIdentity } from '../archive/encryption.ts';
-import { readStatusBytes, resetPeakRss } from './measure.ts';
+import { randomStream, readStatusBytes, resetPeakRss } from './lib/measure.ts';
+import { parseOptions, wholeNumbers } from './lib/options.ts';
+import { machineFacts, writeResults } from './lib/results.ts';
+import { runRounds, summarize } from './lib/rounds.ts';
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } });
-const totalBytes = Number(values.mib) * 1024 * 1024;
-const chunkBytes = 64 * 1024;
-// Random, so nothing downstream could shortcut it; one block reused, so generating costs nothing.
-const block = randomBytes(1024 * 1024);
+const { identity, recipient } = await generateIdentity();
+/** The stages of each pipeline, and whether its consumer pauses 2 ms per MiB (on at most 256 MiB). */
+const pipelines: Record<string, [() => Duplex[], boolean]> = {
+  passthrough: [() => [new PassThrough()], false],
+  encrypt: [() => [encryptStream([recipient])], false],
+  'encrypt-decrypt': [() => [encryptStream([recipient]), decryptStream([identity])], false],
+  'passthrough-slow': [() => [new PassThrough()], true],
+  'encrypt-decrypt-slow': [() => [encryptStream([recipient]), decryptStream([identity])], true],
+};
+const options = parseOptions('encryption-memory', {
+  contenders: Object.keys(pipelines),
+  baseline: 'passthrough',
+  runs: 1,
+  options: { mib: '1024' },
+});
+const totalBytes = wholeNumbers(options.values.mib, 'mib', 1)[0]! * 2 ** 20;
+const slowBytes = Math.min(totalBytes, 256 * 2 ** 20);
 
-/** `bytes` of data in 64 KiB chunks, produced as fast as the pipeline takes them. */
-function generated(bytes: number): Readable {
-  let produced = 0;
-  return new Readable({
-    read() {
-      if (produced >= bytes) return void this.push(null);
-      const offset = produced % block.length;
-      const chunk = block.subarray(offset, offset + Math.min(chunkBytes, bytes - produced));
-      produced += chunk.length;
-      this.push(chunk);
-    },
-  });
-}
-
-/** Counts and hashes what arrives; `pauseMsPerMib` makes it a slow consumer (a slow upload). */
-function sink(pauseMsPerMib = 0): Writable & { bytes: number; sha256: () => string } {
-  const hash = createHash('sha256');
-  let sinceLastPause = 0;
-  const writable = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      result.bytes += chunk.length;
-      sinceLastPause += chunk.length;
-      if (pauseMsPerMib > 0 && sinceLastPause >= 1024 * 1024) {
-        sinceLastPause = 0;
-        sleep(pauseMsPerMib).then(() => callback(), callback);
-      } else callback();
-    },
-  });
-  const result = Object.assign(writable, { bytes: 0, sha256: () => hash.digest('hex') });
-  return result;
-}
-
-interface Measured {
-  name: string;
-  inputBytes: number;
-  seconds: number;
-  rssBeforeBytes: number;
-  peakRssBytes: number;
-}
-
-async function measure(
-  name: string,
-  inputBytes: number,
-  stages: () => Duplex[],
-  pauseMsPerMib = 0,
-): Promise<Measured & { outputSha256: string; outputBytes: number }> {
+/** Streams `bytes` through the stages into a hashing sink; the sha256 proves a round trip gives back the input. */
+async function measure(bytes: number, stages: Duplex[], pauseMsPerMib = 0) {
   globalThis.gc?.();
-  const rssBeforeBytes = readStatusBytes(process.pid, 'VmRSS') ?? Number.NaN;
+  const rssBeforeBytes = readStatusBytes(process.pid, 'VmRSS') ?? NaN;
   if (!resetPeakRss(process.pid)) throw new Error('cannot reset the peak RSS mark (/proc/self/clear_refs)');
-  const out = sink(pauseMsPerMib);
+  const [hash, counted] = [createHash('sha256'), { bytes: 0 }];
+  // Hashes what arrives; a slow consumer (a slow upload) rests `pauseMsPerMib` after each MiB.
+  const take = async (chunk: Buffer) => {
+    hash.update(chunk);
+    counted.bytes += chunk.length;
+    if (pauseMsPerMib && counted.bytes % 2 ** 20 < chunk.length) await sleep(pauseMsPerMib);
+  };
+  const sink = new Writable({ write: (chunk: Buffer, _, done) => void take(chunk).then(() => done(), done) });
   const startedMs = performance.now();
-  await pipeline([generated(inputBytes), ...stages(), out]);
-  const seconds = (performance.now() - startedMs) / 1000;
-  const peakRssBytes = readStatusBytes(process.pid, 'VmHWM') ?? Number.NaN;
+  await pipeline([randomStream(bytes), ...stages, sink]);
+  const ms = performance.now() - startedMs;
+  const peakRssBytes = readStatusBytes(process.pid, 'VmHWM') ?? NaN;
   return {
-    name,
-    inputBytes,
-    seconds,
+    ms,
+    inputBytes: bytes,
+    outputBytes: counted.bytes,
     rssBeforeBytes,
     peakRssBytes,
-    outputSha256: out.sha256(),
-    outputBytes: out.bytes,
+    sha256: hash.digest('hex'),
   };
 }
 
-const { identity, recipient } = await generateIdentity();
-const expected = await measure('plain input (reference hash)', totalBytes, () => []);
-const slowBytes = Math.min(totalBytes, 256 * 1024 * 1024);
-const runs = [
-  await measure('PassThrough (baseline)', totalBytes, () => [new PassThrough()]),
-  await measure('encryptStream', totalBytes, () => [encryptStream([recipient])]),
-  await measure('encryptStream → decryptStream', totalBytes, () => [
-    encryptStream([recipient]),
-    decryptStream([identity]),
-  ]),
-  await measure('PassThrough, slow consumer', slowBytes, () => [new PassThrough()], 2),
-  await measure(
-    'encrypt → decrypt, slow consumer',
-    slowBytes,
-    () => [encryptStream([recipient]), decryptStream([identity])],
-    2,
-  ),
-];
-const roundTrip = runs[2];
-if (roundTrip?.outputSha256 !== expected.outputSha256 || roundTrip.outputBytes !== totalBytes) {
-  throw new Error('the round trip did not give back the input');
-}
-
-const mib = (bytes: number) => bytes / 1024 / 1024;
-const [baseline, , , slowBaseline] = runs;
-console.log(
-  `node ${process.version}, ${mib(totalBytes)} MiB in ${chunkBytes / 1024} KiB chunks (slow consumer: ${mib(slowBytes)} MiB, 2 ms pause per MiB)`,
-);
-console.log(
-  '| pipeline | MiB/s | × baseline time | RSS before MiB | peak RSS MiB | peak growth MiB | peak × baseline |',
-);
-console.log('|---|---:|---:|---:|---:|---:|---:|');
-for (const run of runs) {
-  const reference = run.inputBytes === totalBytes ? baseline : slowBaseline;
-  if (!reference) continue;
-  const growth = run.peakRssBytes - run.rssBeforeBytes;
-  console.log(
-    `| ${run.name} | ${(mib(run.inputBytes) / run.seconds).toFixed(0)} | ${(run.seconds / reference.seconds).toFixed(1)} | ` +
-      `${mib(run.rssBeforeBytes).toFixed(0)} | ${mib(run.peakRssBytes).toFixed(0)} | ${mib(growth).toFixed(1)} | ` +
-      `${(run.peakRssBytes / reference.peakRssBytes).toFixed(2)} |`,
-  );
-}
+const machine = machineFacts();
+const expected = { [totalBytes]: await measure(totalBytes, []), [slowBytes]: await measure(slowBytes, []) };
+const rounds = await runRounds(options.contenders, options.runs, async (name) => {
+  const [stages, slow] = pipelines[name]!;
+  const measured = await measure(slow ? slowBytes : totalBytes, stages(), slow ? 2 : 0);
+  if (name.startsWith('encrypt-decrypt') && measured.sha256 !== expected[measured.inputBytes]!.sha256) {
+    throw new Error(`${name}: the round trip did not give back the input`);
+  }
+  return measured;
+});
+writeResults(options.outFile, {
+  bench: 'encryption-memory',
+  command: options.command,
+  machine,
+  parameters: { runs: options.runs, totalBytes, slowBytes, chunkBytes: 64 * 1024, slowPauseMsPerMib: 2 },
+  rounds,
+  summary: summarize(rounds, options.contenders),
+});

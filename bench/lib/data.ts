@@ -1,8 +1,11 @@
 // Generates (or reuses) a benchmark database of a requested size with server-side INSERT … SELECT:
 // prose-like text, jsonb, numeric, timestamptz and incompressible random bytea, in realistic proportions.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import pg from 'pg';
-import type { PostgresCluster } from '../stack/postgres-cluster.ts';
-import { adminQuery } from './bench-stack.ts';
+import type { PostgresCluster } from '../../stack/postgres-cluster.ts';
+import { log } from './results.ts';
+import { adminQuery, clusterDataDir, query } from './stack.ts';
 
 const mb = 1_000_000;
 /** Customers per batch at most; the other tables grow in proportion, about 100 MB per batch. */
@@ -14,10 +17,8 @@ export interface GeneratedDatabase {
   sizeBytes: number;
   reused: boolean;
   generateMs: number | null;
-}
-
-export function benchDatabaseName(targetMb: number): string {
-  return `bench_${targetMb}mb`;
+  /** Rows, bytes (heap, TOAST and indexes) and what each table holds, largest first. */
+  tables: { name: string; rows: number; bytes: number; content: string }[];
 }
 
 /**
@@ -63,6 +64,12 @@ const schemaSql = `
     content_type text not null, created_at timestamptz not null, content bytea not null);
   create table app.events (id bigint primary key, customer_id bigint, at timestamptz not null, kind text not null,
     payload jsonb not null);
+  comment on table app.messages is 'subject and body: prose-like text of 40–240 words (Zipf-distributed vocabulary)';
+  comment on table app.attachments is
+    'random bytea of 128–1828 bytes (gen_random_bytes: incompressible), file name, type';
+  comment on table app.orders is 'jsonb items (1–5), numeric(12,2) total, timestamptz, optional text note';
+  comment on table app.events is 'jsonb payload (uuid, IP, path, numbers), timestamptz, kind';
+  comment on table app.customers is 'name, email, numeric(14,2) balance, timestamptz, jsonb profile';
 `;
 
 /** One batch: customers (lo, hi] and the rows that belong to them; $1 = lo, $2 = hi. */
@@ -106,113 +113,67 @@ const batchSql = [
      from generate_series($1::bigint * 3 + 1, $2::bigint * 3) g`,
 ];
 
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
+const sizeOf = async (url: string) =>
+  (await query<{ size: number }>(url, 'select pg_database_size(current_database())::float8 as size'))[0]!
+    .size;
 
-async function databaseSize(url: string): Promise<number> {
-  return withClient(url, async (client) => {
-    const { rows } = await client.query<{ size: string }>(
-      'select pg_database_size(current_database()) as size',
-    );
-    return Number(rows[0]!.size);
-  });
-}
-
-/** True when the database exists and a previous run finished generating it. */
-async function isComplete(cluster: PostgresCluster, name: string): Promise<boolean> {
-  return withClient(cluster.url('postgres'), async (client) => {
-    const { rows } = await client.query<{ comment: string | null }>(
-      `select shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1`,
-      [name],
-    );
-    return rows[0]?.comment === completeMarker;
-  });
-}
-
-/** Runs one batch's statements on two connections at once (the machine has two cores). */
-async function insertBatch(pool: pg.Pool, lo: number, hi: number): Promise<void> {
-  await Promise.all(batchSql.map((text) => pool.query(text, [lo, hi])));
-}
-
-async function fill(url: string, targetBytes: number, log: (line: string) => void): Promise<void> {
-  await withClient(url, (client) => client.query(schemaSql));
+async function fill(url: string, targetBytes: number): Promise<void> {
+  await query(url, schemaSql);
+  // One batch's statements run on two connections at once (the machine has two cores).
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
-    let customers = 0;
-    let bytesPerCustomer = 0;
-    for (let size = await databaseSize(url); size < targetBytes;) {
+    let [customers, bytesPerCustomer] = [0, 0];
+    for (let size = await sizeOf(url); size < targetBytes;) {
       // Aim 1% past the target, so that the last batch does not fall just short and need another.
       const wanted = bytesPerCustomer ? Math.ceil((targetBytes * 1.01 - size) / bytesPerCustomer) : 2_000;
       const batch = Math.max(500, Math.min(maxBatchCustomers, wanted));
-      await insertBatch(pool, customers, customers + batch);
+      await Promise.all(batchSql.map((text) => pool.query(text, [customers, customers + batch])));
       customers += batch;
-      const grown = await databaseSize(url);
-      bytesPerCustomer = (grown - size) / batch || bytesPerCustomer;
-      size = grown;
+      const grown = await sizeOf(url);
+      [bytesPerCustomer, size] = [(grown - size) / batch || bytesPerCustomer, grown];
       log(`  ${customers} customers, ${(size / mb).toFixed(0)} MB of ${(targetBytes / mb).toFixed(0)}`);
     }
   } finally {
     await pool.end();
   }
   // Vacuum once now, so that every later pg_dump reads settled pages (hint bits set, nothing to write).
-  await withClient(url, async (client) => {
-    await client.query('drop schema bench_gen cascade');
-    await client.query('vacuum (freeze, analyze)');
-    await client.query('checkpoint');
-  });
+  for (const text of ['drop schema bench_gen cascade', 'vacuum (freeze, analyze)', 'checkpoint']) {
+    await query(url, text);
+  }
 }
 
-export interface TableShare {
-  name: string;
-  rows: number;
-  /** Heap, TOAST and indexes. */
-  bytes: number;
-}
-
-/** The generated tables with their row counts and on-disk sizes, largest first. */
-export async function describeTables(cluster: PostgresCluster, database: string): Promise<TableShare[]> {
-  return withClient(cluster.url(database), async (client) => {
-    const { rows } = await client.query<{ name: string; rows: string; bytes: string }>(
-      `select relname as name, reltuples::bigint as rows, pg_total_relation_size(oid) as bytes
-         from pg_class where relnamespace = 'app'::regnamespace and relkind = 'r' order by 3 desc`,
-    );
-    return rows.map((row) => ({ name: row.name, rows: Number(row.rows), bytes: Number(row.bytes) }));
-  });
-}
-
-/** What each table holds, for the report. */
-export const tableContents: Record<string, string> = {
-  messages: 'subject and body: prose-like text of 40–240 words (Zipf-distributed vocabulary)',
-  attachments: 'random bytea of 128–1828 bytes (gen_random_bytes: incompressible), file name, type',
-  orders: 'jsonb items (1–5), numeric(12,2) total, timestamptz, optional text note',
-  events: 'jsonb payload (uuid, IP, path, numbers), timestamptz, kind',
-  customers: 'name, email, numeric(14,2) balance, timestamptz, jsonb profile',
-};
-
-/** The database of about `targetMb` MB, generated on first use and reused while it is complete. */
+/** The database `bench_<targetMb>mb` of about `targetMb` MB, generated unless a complete one is there. */
 export async function ensureBenchDatabase(
   cluster: PostgresCluster,
   targetMb: number,
-  log: (line: string) => void,
 ): Promise<GeneratedDatabase> {
-  const name = benchDatabaseName(targetMb);
+  const [name, admin] = [`bench_${targetMb}mb`, cluster.url('postgres')];
   const url = cluster.url(name);
-  if (await isComplete(cluster, name)) {
-    return { name, sizeBytes: await databaseSize(url), reused: true, generateMs: null };
+  const comment = `select shobj_description(oid, 'pg_database') as marker from pg_database where datname = $1`;
+  let generateMs: number | null = null;
+  if ((await query<{ marker: string }>(admin, comment, [name]))[0]?.marker !== completeMarker) {
+    log(`generating ${name} (${targetMb} MB)…`);
+    const startedMs = performance.now();
+    await adminQuery(cluster, `drop database if exists ${name} with (force)`);
+    await adminQuery(cluster, `create database ${name}`);
+    await fill(url, targetMb * mb);
+    await adminQuery(cluster, `comment on database ${name} is '${completeMarker}'`);
+    generateMs = performance.now() - startedMs;
   }
-  log(`generating ${name} (${targetMb} MB)…`);
-  const startedMs = performance.now();
-  await adminQuery(cluster, `drop database if exists ${name} with (force)`);
-  await adminQuery(cluster, `create database ${name}`);
-  await fill(url, targetMb * mb, log);
-  await adminQuery(cluster, `comment on database ${name} is '${completeMarker}'`);
-  const generateMs = performance.now() - startedMs;
-  return { name, sizeBytes: await databaseSize(url), reused: false, generateMs };
+  const sizeBytes = await sizeOf(url);
+  log(`${name}: ${(sizeBytes / mb).toFixed(1)} MB${generateMs === null ? ' (reused)' : ''}`);
+  const tables = await query<GeneratedDatabase['tables'][number]>(
+    url,
+    `select relname as name, reltuples::float8 as rows, pg_total_relation_size(oid)::float8 as bytes,
+            obj_description(oid, 'pg_class') as content
+       from pg_class where relnamespace = 'app'::regnamespace and relkind = 'r' order by 3 desc`,
+  );
+  return { name, sizeBytes, reused: generateMs === null, generateMs, tables };
+}
+
+/** Reads every file of the database once, so that no contender pays for reading it from disk first. */
+export async function warmPageCache(cluster: PostgresCluster, database: string): Promise<void> {
+  const sql = 'select oid from pg_database where datname = $1';
+  const [row] = await query<{ oid: number }>(cluster.url('postgres'), sql, [database]);
+  execFileSync('sh', ['-c', 'cat "$0"/* > /dev/null', path.join(clusterDataDir, 'base', String(row!.oid))]);
 }

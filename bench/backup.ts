@@ -1,0 +1,85 @@
+// The backup benchmark: raw pg_dump -Fc, pg_dump | gzip and a Lifeboat backup of the same generated databases,
+// at one or more sizes (--size-mb 300,1100), the target's --compression, the worker's peak RSS.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { compressions, type Compression } from '../domain/naming.ts';
+import { ensureBenchDatabase, warmPageCache } from './lib/data.ts';
+import { timeLifeboatBackup } from './lib/lifeboat.ts';
+import { timeProcess } from './lib/measure.ts';
+import { parseOptions, wholeNumbers } from './lib/options.ts';
+import { writeResults } from './lib/results.ts';
+import { ratios, runRounds, summarize } from './lib/rounds.ts';
+import { clusterFsync, createBenchTarget, runDir, startWorker, withBenchStack } from './lib/stack.ts';
+
+const contenders = ['raw', 'gzip', 'lifeboat'] as const;
+const options = parseOptions('backup', {
+  ...{ contenders, baseline: 'raw', runs: 3 },
+  options: { 'size-mb': '300,1100', compression: '' },
+});
+const sizesMb = wholeNumbers(options.values['size-mb'], 'size-mb', 16);
+/** The benchmark target's archive compression; the product's default when not given. */
+const compression = (options.values.compression || undefined) as Compression | undefined;
+if (compression && !compressions.includes(compression))
+  throw new Error(`--compression: ${compressions.join(', ')}`);
+
+await withBenchStack(async (stack) => {
+  const { cluster } = stack;
+  const [pgDump, env] = [
+    path.join(cluster.binDir, 'pg_dump'),
+    { PATH: process.env.PATH, PGPASSWORD: cluster.password },
+  ];
+  const [dumpDir, sizes] = [path.join(runDir, 'dumps'), [] as unknown[]];
+  mkdirSync(dumpDir, { recursive: true });
+  for (const sizeMb of sizesMb) {
+    const database = await ensureBenchDatabase(cluster, sizeMb);
+    const target = await createBenchTarget(stack, {
+      database: database.name,
+      ...(compression && { compression }),
+    });
+    const worker = await startWorker(stack, `${sizeMb}mb`);
+    await warmPageCache(cluster, database.name);
+    const file = path.join(dumpDir, database.name);
+    const connection = [
+      '--no-password',
+      '--host=127.0.0.1',
+      `--port=${cluster.port}`,
+      `--username=${cluster.superuser}`,
+    ];
+    const args = [...connection, `--dbname=${database.name}`];
+    /** Times the dump into `file`, takes the file's size and removes it: no dumps are kept. */
+    const dump = async (program: string, argv: string[], extraEnv = {}) => {
+      const ms = await timeProcess(program, argv, { ...env, ...extraEnv });
+      const fileBytes = statSync(file).size;
+      await rm(file);
+      return { ms, fileBytes };
+    };
+    const rounds = await runRounds(options.contenders, options.runs, async (contender) => {
+      execFileSync('sync');
+      // pg_dump -Fc -f: what Lifeboat's dump step runs, without anything around it.
+      if (contender === 'raw') return dump(pgDump, ['--format=custom', `--file=${file}`, ...args]);
+      // Plain SQL compressed by gzip at its default level, in a second process.
+      const gzip = ['-c', 'set -o pipefail; "$@" | gzip > "$BENCH_OUTPUT"', 'bash', pgDump, ...args];
+      if (contender === 'gzip') return dump('bash', gzip, { BENCH_OUTPUT: file });
+      return timeLifeboatBackup(stack, worker, target);
+    });
+    await worker.stop();
+    const summary = summarize(rounds, options.contenders);
+    sizes.push({
+      database,
+      workerBaselineRssBytes: worker.baselineRssBytes,
+      rounds,
+      summary,
+      ratios: ratios(rounds, 'raw', 'ms'),
+    });
+  }
+  const parameters = { runs: options.runs, sizesMb, compression: compression ?? 'default', clusterFsync };
+  writeResults(options.outFile, {
+    bench: 'backup',
+    command: options.command,
+    machine: stack.machine,
+    parameters,
+    sizes,
+  });
+});

@@ -1,0 +1,188 @@
+// The restore benchmark (issue #4): a full restore of a Lifeboat backup through the API's services, against
+// raw pg_restore of the same dump, with pg_restore | psql and runRestore alone to show where time goes.
+import type { WorkflowHandle } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { getBackup } from '../catalog/backups.ts';
+import { getRestoreOperation } from '../catalog/restores.ts';
+import { createSecretBox } from '../catalog/secret-box.ts';
+import { checkRestoredSql, wipeDatabaseSql } from '../domain/restore/sql.ts';
+import { readToc, runRestore } from '../postgres/pg-restore.ts';
+import { previewRestore, startRestore, type RestoreRequestBody } from '../services/restores.ts';
+import { createStorageRegistry } from '../storage/registry.ts';
+import type { RestoreWorkflowResult } from '../workflows/restore.ts';
+import { ensureBenchDatabase } from './lib/data.ts';
+import { activityWindows, timeLifeboatBackup, windowMs } from './lib/lifeboat.ts';
+import {
+  cpuSeconds,
+  growthBetween,
+  poll,
+  readStatusBytes,
+  resetPeakRss,
+  timeProcess,
+} from './lib/measure.ts';
+import { parseOptions, wholeNumbers } from './lib/options.ts';
+import { log, writeResults } from './lib/results.ts';
+import { ratios, runRounds, summarize } from './lib/rounds.ts';
+import * as bench from './lib/stack.ts';
+
+const contenders = ['raw', 'raw-pipe', 'run-restore', 'lifeboat-new', 'lifeboat-target'] as const;
+const options = parseOptions('restore', {
+  contenders,
+  baseline: 'raw',
+  runs: 3,
+  options: { 'size-mb': '1100' },
+});
+const sizeMb = wholeNumbers(options.values['size-mb'], 'size-mb', 16)[0]!;
+/** Scratch databases on the bench cluster, dropped after each use; the target's stays between rounds. */
+const [rawDatabase, newDatabase, destDatabase] = [
+  'bench_restore_raw',
+  'bench_restore_new',
+  'bench_restore_dest',
+];
+/** Lifeboat's flags for a full restore with noOwner; --exit-on-error does what ON_ERROR_STOP does in its psql. */
+const flags = ['--single-transaction', '--no-owner', '--no-privileges'];
+
+await bench.withBenchStack(async (stack) => {
+  const { cluster, db, client } = stack;
+  const sql = (database: string, text: string) => bench.query(cluster.url(database), text);
+  const drop = (name: string) => bench.adminQuery(cluster, `drop database if exists ${name} with (force)`);
+  /** Before every measurement: dirty pages written out, so no contender pays for the one before it. */
+  const settle = async () => void (await bench.adminQuery(cluster, 'checkpoint'), execFileSync('sync'));
+  const database = await ensureBenchDatabase(cluster, sizeMb);
+  const source = await bench.createBenchTarget(stack, { database: database.name });
+  const dest = await bench.createBenchTarget(stack, { name: 'bench-restore-dest', database: destDatabase });
+  const worker = await bench.startWorker(stack, 'restore');
+  for (const name of [rawDatabase, newDatabase, destDatabase]) stack.cleanup(() => drop(name));
+
+  log(`backing up ${database.name} with Lifeboat…`);
+  const backup = await timeLifeboatBackup(stack, worker, source, true);
+  const { storageKey, manifest } = await getBackup(db, backup.backupId);
+  // The raw contenders restore the very dump that is inside the archive.
+  const { path: entry, sizeBytes: dumpBytes } = manifest!.files.find((file) =>
+    file.path.startsWith('database/'),
+  )!;
+  const dumpDir = path.join(bench.runDir, 'dump');
+  mkdirSync(dumpDir, { recursive: true });
+  execFileSync('tar', ['--zstd', '-xf', path.join(bench.storageDir, storageKey!), '-C', dumpDir, entry]);
+  const dumpFile = path.join(dumpDir, entry);
+  if (statSync(dumpFile).size !== dumpBytes) throw new Error(`${dumpFile}: not the manifest's size`);
+  // The client binaries Lifeboat picks for this server (its own major).
+  const tools = {
+    pgRestore: path.join(cluster.binDir, 'pg_restore'),
+    psql: path.join(cluster.binDir, 'psql'),
+  };
+  const tocStartedMs = performance.now();
+  await readToc(tools.pgRestore, dumpFile, dumpDir);
+  const tocMs = performance.now() - tocStartedMs;
+  log(`copying ${database.name} into ${destDatabase}, the restore target's database…`);
+  await drop(destDatabase);
+  await bench.adminQuery(cluster, `create database ${destDatabase} template ${database.name}`);
+
+  const { port, superuser: username, password } = cluster;
+  const env = { PATH: process.env.PATH, PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: username };
+  Object.assign(env, { PGPASSWORD: password, PGDATABASE: rawDatabase, PGCLIENTENCODING: 'UTF8' });
+  /** pg_restore -d, as a person would run it, with the flags Lifeboat gives pg_restore. */
+  const raw = async () => {
+    const args = [...flags, '--exit-on-error', '--no-password', `--dbname=${rawDatabase}`, dumpFile];
+    const ms = await timeProcess(tools.pgRestore, args, env);
+    // count(*) of every table, untimed: the query Lifeboat runs in its transaction and in its verify step.
+    const startedMs = performance.now();
+    for (const { name } of database.tables) await sql(rawDatabase, `select count(*) from only app.${name}`);
+    return { ms, countAllMs: performance.now() - startedMs };
+  };
+  /** pg_restore -f - | psql, stopping at the first error: the shape of Lifeboat's restore without Lifeboat. */
+  const rawPipe = async () => {
+    const psql = '"$2" --no-psqlrc --quiet --no-password --set=ON_ERROR_STOP=1 --file=-';
+    const script = ['-c', `set -o pipefail; "$1" --file=- "\${@:4}" "$3" | ${psql}`, 'bash'];
+    const args = [...script, tools.pgRestore, tools.psql, dumpFile, ...flags];
+    return { ms: await timeProcess('bash', args, env) };
+  };
+  /** runRestore here, with what the restore step gives it in mode full: the relay without worker or Temporal. */
+  const relay = async () => {
+    const [cpuBefore, startedMs] = [process.cpuUsage(), performance.now()];
+    const connection = { host: '127.0.0.1', port, database: rawDatabase, username };
+    await runRestore({
+      ...{ tools: { ...tools, version: 'bench' }, dumpFile, selectArgs: ['--no-owner', '--no-privileges'] },
+      ...{ connection, password, applicationName: 'lifeboat-bench-run-restore', onProgress: () => undefined },
+      ...{ prelude: wipeDatabaseSql(), epilogue: checkRestoredSql, signal: new AbortController().signal },
+    });
+    const cpu = process.cpuUsage(cpuBefore);
+    return { ms: performance.now() - startedMs, cpuS: (cpu.user + cpu.system) / 1e6 };
+  };
+
+  // What the API process holds, for previewRestore and startRestore run in this process.
+  const storages = createStorageRegistry(`file://${bench.storageDir}`, () => undefined);
+  stack.cleanup(() => storages.closeAll());
+  const [secrets, storage] = [createSecretBox(stack.secretKey), storages.open(storages.defaultUrl)];
+  const services = { db, secrets, storage, storages, temporal: client, taskQueue: worker.taskQueue };
+  const caller = { id: randomUUID(), name: 'bench', role: 'admin' as const };
+  /** Preview → confirmation token → restore, as the API's routes do; its steps from the run's history. */
+  const lifeboat = async (destination: NonNullable<RestoreRequestBody['destination']>) => {
+    const body = { mode: 'full', noOwner: true, destination } as const;
+    const previewStartedMs = performance.now();
+    const { confirmationToken } = await previewRestore(services, backup.backupId, body, caller);
+    const previewMs = performance.now() - previewStartedMs;
+    execFileSync('sync');
+    resetPeakRss(worker.pid);
+    const [cpu, startedMs] = [poll(() => cpuSeconds(worker.pid), 200), performance.now()];
+    const started = await startRestore(services, backup.backupId, { ...body, confirmationToken }, caller);
+    const handle: WorkflowHandle = client.workflow.getHandle(started.workflowId);
+    const result = (await handle.result()) as RestoreWorkflowResult;
+    const [ms, cpuSamples] = [performance.now() - startedMs, cpu.stop()];
+    const workerPeakRssBytes = readStatusBytes(worker.pid, 'VmHWM') ?? NaN;
+    const windows = await activityWindows(handle);
+    const { steps } = await getRestoreOperation(db, started.operationId);
+    const at = (status: string) => steps.find((s) => s.step === 'safety-backup' && s.status === status)?.at;
+    const safetyBackupMs = Date.parse(at('completed') ?? '') - Date.parse(at('started') ?? '') || 0;
+    const [validateMs, restoreStepMs, verifyMs] = ['prepareRestore', 'restoreDatabase', 'verifyRestore'].map(
+      (name) => windowMs(windows, name),
+    ) as [number, number, number];
+    const { startedAtMs, closedAtMs } = windows.find((window) => window.name === 'restoreDatabase')!;
+    return {
+      ...{ ms, previewMs, validateMs, restoreStepMs, verifyMs, safetyBackupMs, workerPeakRssBytes },
+      /** restoreDatabase's own durationMs, as the workflow result reports it. */
+      restoreDurationMs: result.durationsMs.database,
+      /** Lock, new database, catalog records, finish, cleanup, Temporal's dispatch. */
+      otherMs: ms - validateMs - restoreStepMs - verifyMs - safetyBackupMs,
+      /** The worker's Node process only, not pg_restore or psql. */
+      workerCpuRestoreStepS: growthBetween(cpuSamples, startedAtMs, closedAtMs),
+      restoredTables: result.restoredTables,
+    };
+  };
+
+  const rounds = await runRounds(options.contenders, options.runs, async (contender) => {
+    if (contender === 'lifeboat-target') {
+      await settle();
+      const measured = await lifeboat({ target: dest.name });
+      // The safety backup's archive is not needed again; the destination is settled for the next round.
+      await rm(path.join(bench.storageDir, dest.name), { recursive: true, force: true });
+      await sql(destDatabase, 'vacuum (freeze, analyze)');
+      return measured;
+    }
+    const scratch = contender === 'lifeboat-new' ? newDatabase : rawDatabase;
+    await drop(scratch);
+    if (scratch === rawDatabase)
+      await bench.adminQuery(cluster, `create database ${scratch} template template0`);
+    await settle();
+    const into = () => lifeboat({ database: scratch });
+    const measured = await { raw, 'raw-pipe': rawPipe, 'run-restore': relay, 'lifeboat-new': into }[
+      contender
+    ]();
+    await drop(scratch);
+    return measured;
+  });
+  writeResults(options.outFile, {
+    ...{ bench: 'restore', command: options.command, machine: stack.machine, database, tocMs },
+    parameters: { runs: options.runs, sizeMb, clusterFsync: bench.clusterFsync, goalRatio: 1.15 },
+    backup: { ms: backup.ms, archiveBytes: backup.archiveBytes, dumpBytes, formats: backup.formats },
+    ...{ rounds, summary: summarize(rounds, options.contenders) },
+    ratios: {
+      endToEnd: ratios(rounds, 'raw', 'ms'),
+      restoreStep: ratios(rounds, 'raw', 'restoreStepMs', 'ms'),
+    },
+  });
+});
