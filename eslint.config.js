@@ -65,4 +65,34 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // domain/ is bundled into the workflow sandbox too: pure, no Node built-ins, no Node globals.
+    files: ['domain/**/*.ts', 'workflows/**/*.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['Buffer', 'process', '__dirname', 'require'].map((name) => ({
+          name,
+          message: 'Workflow-bundled code runs without Node globals.',
+        })),
+      ],
+    },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'domain/ is pure: no Node built-ins.' })),
+          patterns: [
+            {
+              group: ['../*/**', '!../domain/**', '../../*/**'],
+              message: 'domain/ imports only domain/ (and pure libraries).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

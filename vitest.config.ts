@@ -1,9 +1,14 @@
 // Two projects: unit tests of pure modules, and integration tests against the real services that
-// test/harness/global-setup.ts starts once per run.
+// test/harness/global-setup.ts starts once per run. The terminal gets vitest's report only: workers log
+// to files under the run's logs folder (test/harness/logs.ts), and console output shows only for tests
+// that fail.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    silent: 'passed-only',
+    // The report names a passing test only when it took longer than this, to stay short on a busy machine.
+    slowTestThreshold: 1_000,
     projects: [
       {
         test: {

@@ -1,11 +1,19 @@
 // createActivities(deps): every activity, with Lifeboat errors turned into Temporal failures by code.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { isPermanent, LifeboatError } from '../domain/errors.ts';
-import { createBackupActivities, type BackupDeps } from './backup.ts';
-import { createRestoreActivities } from './restore.ts';
+import { createBackupRecordActivities } from './backup/record.ts';
+import { createBackupStepActivities } from './backup/steps.ts';
+import type { ActivityDeps } from './deps.ts';
+import { createArchiveCache } from './restore/archive-cache.ts';
+import { createRestoreArchiveActivities } from './restore/archive.ts';
+import { createRestoreBookkeepingActivities } from './restore/bookkeeping.ts';
+import { createDatabaseRestoreActivities } from './restore/database.ts';
+import { createDocumentRestoreActivities } from './restore/documents.ts';
+import { createRestorePreviewActivities } from './restore/preview.ts';
+import { createRestoreVerifyActivities } from './restore/verify.ts';
 import { createRetentionActivities } from './retention.ts';
 
-export type ActivityDeps = BackupDeps;
+export type { ActivityDeps } from './deps.ts';
 
 /**
  * A LifeboatError becomes an ApplicationFailure whose type is the code, non-retryable when no retry
@@ -44,10 +52,18 @@ function withFailureMapping<T extends Record<string, (...args: never[]) => Promi
 }
 
 export function createActivities(deps: ActivityDeps) {
+  // One per worker: the archives its previews and restores fetched and extracted, shared between them.
+  const archives = createArchiveCache(deps);
   return withFailureMapping({
-    ...createBackupActivities(deps),
+    ...createBackupRecordActivities(deps),
+    ...createBackupStepActivities(deps),
     ...createRetentionActivities(deps),
-    ...createRestoreActivities(deps),
+    ...createRestoreBookkeepingActivities(deps),
+    ...createRestoreArchiveActivities(deps, archives),
+    ...createDatabaseRestoreActivities(deps, archives),
+    ...createDocumentRestoreActivities(deps, archives),
+    ...createRestoreVerifyActivities(deps),
+    ...createRestorePreviewActivities(deps, archives),
   });
 }
 

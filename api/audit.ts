@@ -35,3 +35,11 @@ export function auditLog(db: pg.Pool): MiddlewareHandler<AppEnv> {
     }
   };
 }
+
+/** Names the resource a route acts on in the audit log: the path parameter `param`. */
+export function auditResource(param: string): MiddlewareHandler<AppEnv> {
+  return async function recordResource(c, next) {
+    c.set('resourceId', c.req.param(param));
+    await next();
+  };
+}

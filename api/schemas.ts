@@ -2,6 +2,12 @@
 import { z } from '@hono/zod-openapi';
 import { errorCodes } from '../domain/errors.ts';
 
+/** A JSON response of `schema`, for a route's `responses`. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
 export const errorSchema = z
   .object({
     error: z.object({
@@ -13,18 +19,27 @@ export const errorSchema = z
   .openapi('Error');
 
 export const errorResponses = {
-  400: { description: 'Invalid input', content: { 'application/json': { schema: errorSchema } } },
-  401: { description: 'Missing or unknown token', content: { 'application/json': { schema: errorSchema } } },
-  403: { description: 'Role too low', content: { 'application/json': { schema: errorSchema } } },
+  400: json(errorSchema, 'Invalid input'),
+  401: json(errorSchema, 'Missing or unknown token'),
+  403: json(errorSchema, 'Role too low'),
 } as const;
 
-export const notFoundResponse = {
-  404: { description: 'Not found', content: { 'application/json': { schema: errorSchema } } },
-} as const;
+export const notFoundResponse = { 404: json(errorSchema, 'Not found') } as const;
 
-export const conflictResponse = {
-  409: { description: 'Conflict', content: { 'application/json': { schema: errorSchema } } },
-} as const;
+export const conflictResponse = { 409: json(errorSchema, 'Conflict') } as const;
+
+/** `limit` and `offset` of a list request; extend it with the list's own filters. */
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+/** A page of `item`s: the items, how many there are in all, and the page asked for. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), total: z.number(), limit: z.number(), offset: z.number() });
+
+/** The errors of a request that acts on one resource: bad input, auth, not found, conflict. */
+export const actionErrors = { ...errorResponses, ...notFoundResponse, ...conflictResponse } as const;
 
 export const targetSchema = z
   .object({

@@ -1,22 +1,17 @@
 // Catalog functions for backups: one row per backup, running until the workflow records how it ended.
 import type pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
+import type { BackupLabels } from '../domain/backup.ts';
 import type { Manifest } from '../domain/manifest.ts';
 
 export type BackupStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 
-export interface Backup {
+export interface Backup extends BackupLabels {
   id: string;
   targetId: string;
   targetName: string;
   workflowId: string;
   status: BackupStatus;
-  trigger: string;
-  requestedBy: string | null;
-  displayName: string | null;
-  description: string | null;
-  tags: string[];
-  protected: boolean;
   storageUrl: string | null;
   storageKey: string | null;
   sizeBytes: number | null;
@@ -103,21 +98,11 @@ function toBackup(row: BackupRow): Backup {
   };
 }
 
-export interface NewBackup {
-  id: string;
-  targetId: string;
-  targetName: string;
-  workflowId: string;
-  trigger: string;
-  requestedBy: string | null;
-  displayName: string | null;
-  description: string | null;
-  tags: string[];
-  protected: boolean;
-  startedAt: string;
-}
+/** A backup's row as it starts: what was asked for, before anything is known of its outcome. */
+export type NewBackup = BackupLabels &
+  Pick<Backup, 'id' | 'targetId' | 'targetName' | 'workflowId' | 'startedAt'>;
 
-/** Idempotent: the API and the workflow's first activity both call it; the first one wins. */
+/** Idempotent under retry: the workflow's first activity writes it (an upload claims its id with it). */
 export async function insertRunningBackup(db: pg.Pool, backup: NewBackup): Promise<void> {
   await db.query(
     `insert into backups (id, target_id, target_name, workflow_id, status, trigger, requested_by, display_name,
@@ -333,69 +318,23 @@ export async function deleteBackupRow(db: pg.Pool, id: string): Promise<void> {
   await db.query('delete from backups where id = $1', [id]);
 }
 
-export interface RetentionRow {
-  id: string;
-  startedAt: Date;
-  status: BackupStatus;
-  protected: boolean;
-  sizeBytes: number;
-  trigger: string;
-  storageKey: string | null;
-}
-
-/** Every backup of a target, with what retention needs to plan. */
-export async function listBackupsForRetention(db: pg.Pool, targetId: string): Promise<RetentionRow[]> {
-  const { rows } = await db.query<{
-    id: string;
-    started_at: Date;
-    status: BackupStatus;
-    protected: boolean;
-    size_bytes: string | null;
-    trigger: string;
-    storage_key: string | null;
-  }>(
-    `select id, started_at, status, protected, size_bytes, trigger, storage_key from backups
-     where target_id = $1 order by started_at desc`,
-    [targetId],
-  );
-  return rows.map((row) => ({
-    id: row.id,
-    startedAt: row.started_at,
-    status: row.status,
-    protected: row.protected,
-    sizeBytes: Number(row.size_bytes ?? 0),
-    trigger: row.trigger,
-    storageKey: row.storage_key,
-  }));
-}
-
-/** Stores what the plan says of kept backups: their categories and projected expiry. */
-export async function recordRetentionCategories(
+/** Status and error code of the backups that these workflow runs made, by workflow id. */
+export async function backupOutcomesByWorkflowId(
   db: pg.Pool,
-  kept: { id: string; categories: string[]; expiresAt: Date | null }[],
-): Promise<void> {
-  if (!kept.length) return;
-  await db.query(
-    `update backups b set categories = k.categories, expires_at = k.expires_at
-       from jsonb_to_recordset($1::jsonb) as k(id uuid, categories text[], expires_at timestamptz)
-      where b.id = k.id`,
-    [
-      JSON.stringify(
-        kept.map((k) => ({
-          id: k.id,
-          categories: k.categories,
-          expires_at: k.expiresAt?.toISOString() ?? null,
-        })),
-      ),
-    ],
+  workflowIds: readonly string[],
+): Promise<Map<string, { status: BackupStatus; errorCode: string | null }>> {
+  const { rows } = await db.query<{ workflow_id: string; status: BackupStatus; error_code: string | null }>(
+    'select workflow_id, status, error_code from backups where workflow_id = any($1)',
+    [workflowIds],
   );
+  return new Map(rows.map((row) => [row.workflow_id, { status: row.status, errorCode: row.error_code }]));
 }
 
-/** Leaves the backup listed, marked with why its deletion failed, for the next pass to retry. */
-export async function markDeletionFailed(db: pg.Pool, id: string, error: string): Promise<void> {
-  await db.query(
-    `update backups set deletion_attempts = deletion_attempts + 1, deletion_error = $2, deletion_failed_at = now()
-     where id = $1`,
-    [id, error],
+/** When the last completed backup asked for by `requestedBy` (e.g. `schedule:nightly`) finished. */
+export async function lastCompletedBackupAt(db: pg.Pool, requestedBy: string): Promise<string | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    `select max(finished_at) as at from backups where requested_by = $1 and status = 'completed'`,
+    [requestedBy],
   );
+  return rows[0]?.at?.toISOString() ?? null;
 }

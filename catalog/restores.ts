@@ -1,123 +1,10 @@
-// Catalog functions for restores: confirmation tokens, the operations with their steps, and the lock that
-// lets one restore at a time write to a database.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+// Catalog functions for restore operations: their steps, and the lock that lets one restore at a time
+// write to a database.
 import type pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
-import type {
-  RestoreDestination,
-  RestoreMode,
-  RestoreOptions,
-  RestoreStatus,
-  RestoreStep,
-} from '../domain/restore.ts';
-
-/** How long a preview's confirmation token stays valid. */
-export const confirmationTtlMs = 10 * 60_000;
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-export function bindingHash(binding: string): string {
-  return sha256(binding);
-}
-
-/**
- * Stores a new token (its hash only) bound to `binding`, and returns it in clear: the only time. The
- * preview that issues it is named by `previewId`; a sealed identity waits there for the worker that
- * reads an encrypted archive, until `closePreview` wipes it.
- */
-export async function issueConfirmationToken(
-  db: pg.Pool,
-  issue: {
-    backupId: string;
-    binding: string;
-    createdBy: string;
-    identityCiphertext: string | null;
-    ttlMs?: number;
-  },
-): Promise<{ token: string; expiresAt: string; previewId: string }> {
-  const token = `lbr_${randomBytes(32).toString('base64url')}`;
-  const previewId = randomUUID();
-  // Housekeeping on the way: tokens long expired go, and so does any identity a crashed preview left.
-  await db.query(
-    `delete from restore_tokens where expires_at < now() - interval '7 days';
-     update restore_tokens set identity_ciphertext = null
-      where identity_ciphertext is not null and created_at < now() - interval '2 hours'`,
-  );
-  const { rows } = await db.query<{ expires_at: Date }>(
-    `insert into restore_tokens (token_hash, preview_id, backup_id, binding_hash, created_by, identity_ciphertext,
-       expires_at)
-     values ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond') returning expires_at`,
-    [
-      sha256(token),
-      previewId,
-      issue.backupId,
-      bindingHash(issue.binding),
-      issue.createdBy,
-      issue.identityCiphertext,
-      issue.ttlMs ?? confirmationTtlMs,
-    ],
-  );
-  return { token, expiresAt: rows[0]!.expires_at.toISOString(), previewId };
-}
-
-/** The sealed identity a preview was given, while it runs. */
-export async function sealedPreviewIdentity(db: pg.Pool, previewId: string): Promise<string | null> {
-  const { rows } = await db.query<{ identity_ciphertext: string | null }>(
-    'select identity_ciphertext from restore_tokens where preview_id = $1',
-    [previewId],
-  );
-  return rows[0]?.identity_ciphertext ?? null;
-}
-
-/** After the preview: wipes its identity, and when it failed, drops its token, which was never shown. */
-export async function closePreview(db: pg.Pool, previewId: string, succeeded: boolean): Promise<void> {
-  await db.query(
-    succeeded
-      ? 'update restore_tokens set identity_ciphertext = null where preview_id = $1'
-      : 'delete from restore_tokens where preview_id = $1',
-    [previewId],
-  );
-}
-
-export type TokenProblem = 'unknown' | 'expired' | 'used' | 'other-backup' | 'other-options';
-
-async function tokenProblem(
-  client: pg.PoolClient,
-  token: string,
-  backupId: string,
-): Promise<{ reason: TokenProblem; message: string }> {
-  const { rows } = await client.query<{
-    backup_id: string;
-    binding_hash: string;
-    expired: boolean;
-    used_at: Date | null;
-  }>(
-    'select backup_id, binding_hash, expires_at <= now() as expired, used_at from restore_tokens where token_hash = $1',
-    [sha256(token)],
-  );
-  const row = rows[0];
-  if (!row)
-    return { reason: 'unknown', message: 'The confirmation token is unknown; ask for a new preview.' };
-  if (row.used_at) {
-    return {
-      reason: 'used',
-      message: `The confirmation token was used at ${row.used_at.toISOString()}; each one confirms a single restore.`,
-    };
-  }
-  if (row.expired) {
-    return { reason: 'expired', message: 'The confirmation token has expired; ask for a new preview.' };
-  }
-  if (row.backup_id !== backupId) {
-    return {
-      reason: 'other-backup',
-      message: `The confirmation token was issued for backup ${row.backup_id}.`,
-    };
-  }
-  return {
-    reason: 'other-options',
-    message: 'The confirmation token was issued for another destination, mode or options than this request.',
-  };
-}
+import type { RestoreDestination, RestoreMode, RestoreOptions } from '../domain/restore/options.ts';
+import type { RestoreStatus, RestoreStep } from '../domain/restore/progress.ts';
+import { consumeConfirmationToken } from './restore-tokens.ts';
 
 export interface RestoreStepRecord {
   step: RestoreStep;
@@ -125,6 +12,13 @@ export interface RestoreStepRecord {
   code: string | null;
   message: string | null;
   at: string;
+}
+
+/** How a failed or cancelled restore put the destination back, if it had to. */
+export interface RestoreRollback {
+  status: 'not_needed' | 'completed' | 'failed';
+  code: string | null;
+  message: string | null;
 }
 
 export interface RestoreOperation {
@@ -146,11 +40,7 @@ export interface RestoreOperation {
   result: unknown;
   errorCode: string | null;
   errorMessage: string | null;
-  rollback: {
-    status: 'not_needed' | 'completed' | 'failed';
-    code: string | null;
-    message: string | null;
-  } | null;
+  rollback: RestoreRollback | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -244,16 +134,12 @@ export async function createRestoreOperation(
   const client = await db.connect();
   try {
     await client.query('begin');
-    const consumed = await client.query(
-      `update restore_tokens set used_at = now(), operation_id = $4
-        where token_hash = $1 and backup_id = $2 and binding_hash = $3 and used_at is null and expires_at > now()
-        returning token_hash`,
-      [sha256(token), operation.backupId, bindingHash(binding), operation.id],
-    );
-    if (!consumed.rowCount) {
-      const problem = await tokenProblem(client, token, operation.backupId);
-      throw new LifeboatError('CONFIRMATION_INVALID', problem.message, { reason: problem.reason });
-    }
+    await consumeConfirmationToken(client, {
+      token,
+      backupId: operation.backupId,
+      binding,
+      operationId: operation.id,
+    });
     let rows: RestoreRow[];
     try {
       ({ rows } = await client.query<RestoreRow>(
@@ -389,6 +275,16 @@ export async function recordSafetyBackup(db: pg.Pool, id: string, backupId: stri
   await db.query('update restore_operations set safety_backup_id = $2 where id = $1', [id, backupId]);
 }
 
+/** The lock key an operation took when it was recorded. */
+export async function restoreLockKey(db: pg.Pool, id: string): Promise<string> {
+  const { rows } = await db.query<{ lock_key: string }>(
+    'select lock_key from restore_operations where id = $1',
+    [id],
+  );
+  if (!rows[0]) throw new LifeboatError('NOT_FOUND', `No restore operation ${id}.`);
+  return rows[0].lock_key;
+}
+
 /** The sealed identity of an unfinished operation, for the worker that fetches an encrypted archive. */
 export async function sealedRestoreIdentity(db: pg.Pool, id: string): Promise<string | null> {
   const { rows } = await db.query<{ identity_ciphertext: string | null }>(
@@ -402,11 +298,7 @@ export interface RestoreEnding {
   status: 'completed' | 'failed' | 'cancelled';
   errorCode: string | null;
   errorMessage: string | null;
-  rollback: {
-    status: 'not_needed' | 'completed' | 'failed';
-    code: string | null;
-    message: string | null;
-  } | null;
+  rollback: RestoreRollback | null;
   result: unknown;
 }
 

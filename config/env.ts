@@ -78,3 +78,8 @@ export function loadLocalEnvFile(): void {
 export function readSecretFromEnv(name: string): string | undefined {
   return process.env[name];
 }
+
+/** This process's environment with `overrides` on top: what the embedded stack hands its children. */
+export function childEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
+}

@@ -1,50 +1,51 @@
 // Error codes shared by activities, workflows, the API and the CLI, and which of them are permanent.
 
-export const errorCodes = [
-  'CONNECTION_FAILED',
-  'AUTH_FAILED',
-  'INSUFFICIENT_SPACE',
-  'PG_VERSION_MISMATCH',
-  'PG_DUMP_FAILED',
-  'PG_RESTORE_FAILED',
-  'VERIFY_FAILED',
-  'CHECKSUM_MISMATCH',
-  'DECRYPTION_FAILED',
-  'SOURCE_CHANGED',
-  'STORAGE_UNAVAILABLE',
-  'NOT_FOUND',
-  'CONFLICT',
-  'VALIDATION_FAILED',
-  'CONFIRMATION_INVALID',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'PROTECTED',
-  'CANCELLED',
-  'TEMPORAL_UNAVAILABLE',
-  'INTERNAL',
-] as const;
+/**
+ * Every code, and whether another attempt can fix it: a permanent failure ends its step at once and the
+ * workflow records it; a transient one is retried with backoff.
+ */
+const codes = {
+  CONNECTION_FAILED: 'transient',
+  AUTH_FAILED: 'permanent',
+  INSUFFICIENT_SPACE: 'transient',
+  PG_VERSION_MISMATCH: 'permanent',
+  PG_DUMP_FAILED: 'transient',
+  PG_RESTORE_FAILED: 'transient',
+  VERIFY_FAILED: 'permanent',
+  CHECKSUM_MISMATCH: 'permanent',
+  DECRYPTION_FAILED: 'permanent',
+  SOURCE_CHANGED: 'transient',
+  STORAGE_UNAVAILABLE: 'transient',
+  NOT_FOUND: 'permanent',
+  CONFLICT: 'permanent',
+  VALIDATION_FAILED: 'permanent',
+  CONFIRMATION_INVALID: 'permanent',
+  UNAUTHORIZED: 'permanent',
+  FORBIDDEN: 'permanent',
+  PROTECTED: 'permanent',
+  CANCELLED: 'permanent',
+  TEMPORAL_UNAVAILABLE: 'transient',
+  INTERNAL: 'transient',
+} as const satisfies Record<string, 'permanent' | 'transient'>;
 
-export type ErrorCode = (typeof errorCodes)[number];
+export type ErrorCode = keyof typeof codes;
 
-/** Codes that no retry can fix: the activity fails at once and the workflow records it. */
-const permanentCodes: ReadonlySet<ErrorCode> = new Set([
-  'AUTH_FAILED',
-  'PG_VERSION_MISMATCH',
-  'CHECKSUM_MISMATCH',
-  'DECRYPTION_FAILED',
-  'VERIFY_FAILED',
-  'NOT_FOUND',
-  'CONFLICT',
-  'VALIDATION_FAILED',
-  'CONFIRMATION_INVALID',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'PROTECTED',
-  'CANCELLED',
-]);
+export const errorCodes = Object.keys(codes) as [ErrorCode, ...ErrorCode[]];
+
+const permanentCodes: ReadonlySet<ErrorCode> = new Set(
+  errorCodes.filter((code) => codes[code] === 'permanent'),
+);
 
 export function isPermanent(code: ErrorCode): boolean {
   return permanentCodes.has(code);
+}
+
+/**
+ * A retry policy's `nonRetryableErrorTypes`: every permanent code and `also`, the codes a step knows that
+ * another attempt of it cannot fix, so that the workflow's list and the activities' own verdict agree.
+ */
+export function nonRetryableCodes(...also: ErrorCode[]): ErrorCode[] {
+  return [...permanentCodes, ...also.filter((code) => !permanentCodes.has(code))];
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -42,14 +42,8 @@ export function archiveFileName(
 }
 
 /** Object key of the archive in storage; everything of one target lives under its name. */
-export function archiveKey(
-  targetName: string,
-  startedAt: Date,
-  backupId: string,
-  compression: Compression,
-  encrypted = false,
-): string {
-  return `${targetName}/${archiveFileName(targetName, startedAt, backupId, compression, encrypted)}`;
+export function archiveKey(...name: Parameters<typeof archiveFileName>): string {
+  return `${name[0]}/${archiveFileName(...name)}`;
 }
 
 export function manifestSidecarKey(archiveObjectKey: string): string {

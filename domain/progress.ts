@@ -10,6 +10,13 @@ export interface BackupProgress {
   status: 'running' | 'completed' | 'failed' | 'cancelled';
 }
 
+/** What a backup activity reports while it works, sent to the workflow as the `progress` signal. */
+export interface BackupProgressUpdate {
+  step: BackupStep;
+  percent: number;
+  bytes: number;
+}
+
 /** Share of the whole backup reached at the start of each step; the dump takes most of the time. */
 const stepStartPercent: Record<BackupStep, number> = {
   starting: 0,

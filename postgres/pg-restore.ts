@@ -1,49 +1,19 @@
-// pg_restore and psql as child processes: the archive's table of contents, the destination as it is now,
-// and the restore itself, pg_restore's SQL streamed into psql inside one transaction that only commits
-// when everything loaded and checked out. Passwords go through the environment, never the arguments.
+// pg_restore and psql as child processes: the dump's table of contents, and the restore itself, pg_restore's
+// SQL streamed into psql inside one transaction that only commits when everything loaded and checked out.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
-import { chooseClient, parseClientVersion, serverMajor, type PgClient } from '../domain/pg-version.ts';
-import {
-  parseTocHeaders,
-  RestoreSqlStream,
-  splitTocList,
-  type ExpectedTable,
-  type TableName,
-  type TocEntry,
-} from '../domain/restore.ts';
+import { restoreAttemptDetails, type RestoreAttemptDetails } from '../domain/restore/failure.ts';
+import type { TableName } from '../domain/restore/options.ts';
+import { parseTocHeaders, splitTocList, type ArchiveToc } from '../domain/restore/toc.ts';
+import type { ExpectedTable } from '../domain/restore/verify.ts';
 import type { TargetConnection } from '../domain/target.ts';
-import { classifyConnectionError, connectionConfig, findPgClients } from './server.ts';
-
-export interface RestoreTools {
-  pgRestore: string;
-  psql: string;
-  version: string;
-}
-
-/**
- * pg_restore and psql for a dump made by pg_dump `dumpVersion`, restored into a server of
- * `serverVersionNum`: the server's own major when it can read the dump, else the newest newer one.
- */
-export async function findRestoreTools(
-  binDirs: readonly string[],
-  serverVersionNum: number,
-  dumpVersion: string,
-): Promise<RestoreTools> {
-  const dumpMajor = parseClientVersion(`(PostgreSQL) ${dumpVersion}`)?.major ?? 0;
-  const needed = Math.max(serverMajor(serverVersionNum), dumpMajor) * 10000;
-  const client: PgClient = chooseClient(await findPgClients(binDirs), needed);
-  return {
-    pgRestore: path.join(client.binDir, 'pg_restore'),
-    psql: path.join(client.binDir, 'psql'),
-    version: client.version,
-  };
-}
+import type { RestoreTools } from './binaries.ts';
+import { libpqEnv } from './client.ts';
+import { RestoreSqlStream } from './restore-sql-stream.ts';
 
 interface Finished {
   code: number | null;
@@ -87,11 +57,6 @@ async function runToText(file: string, args: string[]): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export interface ArchiveToc {
-  entries: TocEntry[];
-  dataEntries: { id: number; oid: number; desc: string }[];
-}
-
 /**
  * The dump's table of contents with each entry's dependencies: `pg_restore --list`, then the headers that
  * `--verbose` prints for every entry except the bulk data, so no table data is read.
@@ -103,20 +68,6 @@ export async function readToc(pgRestore: string, dumpFile: string, scratchDir: s
   await writeFile(listFile, headerList, { mode: 0o600 });
   const headers = await runToText(pgRestore, ['--verbose', '--file=-', `--use-list=${listFile}`, dumpFile]);
   return { entries: parseTocHeaders(headers), dataEntries };
-}
-
-/** The environment that points libpq at the destination; the password never reaches an argument list. */
-function libpqEnv(connection: TargetConnection, password: string | undefined, applicationName: string) {
-  return {
-    PGHOST: connection.host,
-    PGPORT: String(connection.port),
-    PGUSER: connection.username,
-    PGDATABASE: connection.database,
-    PGPASSWORD: password ?? '',
-    PGAPPNAME: applicationName,
-    PGCONNECT_TIMEOUT: '15',
-    PGCLIENTENCODING: 'UTF8',
-  };
 }
 
 function lastLines(text: string, count = 6): string {
@@ -278,7 +229,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
         throw new LifeboatError(
           'PG_RESTORE_FAILED',
           `psql was killed (${finished.signal}) after COMMIT was sent: whether the restore committed is unknown.`,
-          { committed: 'unknown' },
+          { committed: 'unknown' } satisfies RestoreAttemptDetails,
         );
       }
       throw classifyRestoreStderr(finished.stderr, 'psql');
@@ -290,7 +241,7 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
       kill(psql);
     }
     const [, psqlEnded] = await Promise.all([restoreDone, psqlDone]);
-    if (error instanceof LifeboatError && error.details?.committed === 'unknown') throw error;
+    if (error instanceof LifeboatError && restoreAttemptDetails(error.details).committed) throw error;
     const failure =
       error instanceof LifeboatError
         ? error
@@ -298,149 +249,9 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
           ? classifyRestoreStderr(psqlEnded.stderr, 'psql')
           : new LifeboatError('PG_RESTORE_FAILED', `The restore failed: ${(error as Error).message}`);
     // COMMIT was never sent, or psql reported that it failed: PostgreSQL rolled everything back.
-    throw new LifeboatError(failure.code, failure.message, { ...failure.details, rolledBack: true });
+    const rolledBack: RestoreAttemptDetails = { rolledBack: true };
+    throw new LifeboatError(failure.code, failure.message, { ...failure.details, ...rolledBack });
   } finally {
     run.signal.removeEventListener('abort', abort);
   }
-}
-
-export interface DestinationState {
-  exists: boolean;
-  serverVersion: string;
-  serverVersionNum: number;
-  sizeBytes: number;
-  tables: (TableName & { rowEstimate: number; sizeBytes: number })[];
-  schemas: string[];
-  activeConnections: number;
-  /** Which of the asked roles the server has. */
-  roles: string[];
-  /** Whether the target's role is a superuser: modes data-only and tables need it to disable triggers. */
-  superuser: boolean;
-}
-
-/**
- * The destination as it is now. For a database that does not exist yet, the server is read through the
- * target's own database and `exists` is false.
- */
-export async function inspectDestination(
-  connection: TargetConnection,
-  database: string,
-  password: string | undefined,
-  roles: readonly string[],
-): Promise<DestinationState> {
-  const admin = new pg.Client(connectionConfig(connection, password, 'lifeboat-restore-inspect'));
-  try {
-    await admin.connect();
-  } catch (error) {
-    throw classifyConnectionError(error, connection);
-  }
-  let server: { server_version: string; num: string; exists: boolean; roles: string[]; superuser: boolean };
-  try {
-    const { rows } = await admin.query<typeof server>(
-      `select current_setting('server_version') as server_version, current_setting('server_version_num') as num,
-              exists (select 1 from pg_database where datname = $1) as exists,
-              array(select rolname::text from pg_roles where rolname = any($2::text[])) as roles,
-              current_setting('is_superuser') = 'on' as superuser`,
-      [database, roles],
-    );
-    server = rows[0]!;
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
-  const state: DestinationState = {
-    exists: server.exists,
-    serverVersion: server.server_version,
-    serverVersionNum: Number(server.num),
-    sizeBytes: 0,
-    tables: [],
-    schemas: [],
-    activeConnections: 0,
-    roles: server.roles,
-    superuser: server.superuser,
-  };
-  if (!server.exists) return state;
-  const inside = { ...connection, database };
-  const client = new pg.Client(connectionConfig(inside, password, 'lifeboat-restore-inspect'));
-  try {
-    await client.connect();
-  } catch (error) {
-    throw classifyConnectionError(error, inside);
-  }
-  try {
-    const size = await client.query<{ size: string; sessions: string }>(
-      `select pg_database_size(current_database()) as size,
-              (select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
-                 and backend_type = 'client backend' and application_name not like 'lifeboat-%') as sessions`,
-    );
-    // Statistics, not pg_total_relation_size: a preview must not wait behind other sessions' locks.
-    const tables = await client.query<{ schema: string; name: string; rows: string; size: string }>(
-      `select n.nspname as schema, c.relname as name, greatest(c.reltuples, 0)::bigint as rows,
-              (c.relpages::bigint + coalesce(t.relpages, 0)) * current_setting('block_size')::bigint as size
-         from pg_class c join pg_namespace n on n.oid = c.relnamespace
-         left join pg_class t on t.oid = c.reltoastrelid
-        where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
-          and n.nspname not like 'pg_toast%' and n.nspname not like 'pg_temp%'
-        order by 1, 2`,
-    );
-    const schemas = await client.query<{ name: string }>(
-      `select nspname as name from pg_namespace
-        where nspname not in ('pg_catalog', 'information_schema') and nspname not like 'pg_toast%'
-          and nspname not like 'pg_temp%' order by 1`,
-    );
-    state.sizeBytes = Number(size.rows[0]?.size ?? 0);
-    state.activeConnections = Number(size.rows[0]?.sessions ?? 0);
-    state.tables = tables.rows.map((t) => ({
-      schema: t.schema,
-      name: t.name,
-      rowEstimate: Number(t.rows),
-      sizeBytes: Number(t.size),
-    }));
-    state.schemas = schemas.rows.map((s) => s.name);
-    return state;
-  } catch (error) {
-    throw classifyConnectionError(error, inside);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** Runs `work` with a connection to `connection`, mapping connection errors to Lifeboat codes. */
-export async function withClient<T>(
-  connection: TargetConnection,
-  password: string | undefined,
-  applicationName: string,
-  work: (client: pg.Client) => Promise<T>,
-): Promise<T> {
-  const client = new pg.Client(connectionConfig(connection, password, applicationName));
-  try {
-    await client.connect();
-  } catch (error) {
-    throw classifyConnectionError(error, connection);
-  }
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/**
- * Ends sessions on `database`: those of an earlier attempt of this restore (a killed worker's psql may
- * linger in a lock queue), and with `everyone` all other client sessions but Lifeboat's own.
- */
-export async function endDestinationSessions(
-  connection: TargetConnection,
-  password: string | undefined,
-  applicationName: string,
-  everyone: boolean,
-): Promise<number> {
-  return withClient(connection, password, 'lifeboat-restore-cleanup', async (client) => {
-    const { rowCount } = await client.query(
-      `select pg_terminate_backend(pid) from pg_stat_activity
-        where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'
-          and (application_name = $1 or ($2 and application_name not like 'lifeboat-%'))`,
-      [applicationName, everyone],
-    );
-    return rowCount ?? 0;
-  });
 }

@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { LifeboatError } from '../domain/errors.ts';
 import { getBackup, listBackupCopies, type Backup } from '../catalog/backups.ts';
+import { getSettings } from '../catalog/settings.ts';
+import type { Target } from '../catalog/targets.ts';
 import { decryptStream } from '../archive/encryption.ts';
 import { removeBackupObjects } from '../storage/backup-objects.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
@@ -14,6 +16,17 @@ import type { StorageRegistry } from '../storage/registry.ts';
 export interface CopiesDeps {
   db: pg.Pool;
   storages: StorageRegistry;
+}
+
+/**
+ * Where a target's backups are stored, the primary first: its own destinations, else the default
+ * storage of the settings, else the process's (LIFEBOAT_STORAGE_URL).
+ */
+export async function destinationsOf(
+  deps: CopiesDeps,
+  target: Pick<Target, 'destinations'>,
+): Promise<string[]> {
+  return target.destinations ?? [(await getSettings(deps.db)).defaultStorageUrl ?? deps.storages.defaultUrl];
 }
 
 interface CopyPlace {

@@ -1,21 +1,20 @@
 // Previews and starts restores: resolves the request against the catalog, issues and checks confirmation
 // tokens, records the operation (which takes the database's lock) and starts the workflow that owns it.
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { getBackup, type Backup } from '../catalog/backups.ts';
+import { closePreview, consumedPreview, issueConfirmationToken } from '../catalog/restore-tokens.ts';
 import {
-  closePreview,
   createRestoreOperation,
   finishRestoreOperation,
   findUnfinishedRestore,
-  issueConfirmationToken,
   type RestoreOperation,
 } from '../catalog/restores.ts';
 import { getSettings } from '../catalog/settings.ts';
 import { getTarget, type Target } from '../catalog/targets.ts';
-import type { RestorePreview } from '../activities/restore.ts';
 import type { TokenIdentity } from '../catalog/tokens.ts';
-import { isErrorCode, LifeboatError } from '../domain/errors.ts';
+import { LifeboatError } from '../domain/errors.ts';
+import { describeFailure } from '../workflows/failure.ts';
 import { compactUtcTimestamp } from '../domain/naming.ts';
 import {
   confirmationBinding,
@@ -24,10 +23,12 @@ import {
   type RestoreDestination,
   type RestoreMode,
   type RestoreOptions,
-} from '../domain/restore.ts';
+} from '../domain/restore/options.ts';
+import type { RestorePreview } from '../domain/restore/preview.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
-import type { restorePreviewWorkflow, restoreWorkflow, RestoreWorkflowInput } from '../workflows/restore.ts';
-import type { ApiDeps } from '../api/context.ts';
+import type { restorePreviewWorkflow } from '../workflows/restore-preview.ts';
+import type { restoreWorkflow, RestoreWorkflowInput } from '../workflows/restore.ts';
+import type { ServiceDeps } from './deps.ts';
 
 export interface RestoreRequestBody {
   mode: RestoreMode;
@@ -53,7 +54,7 @@ interface ResolvedRestore {
 
 /** The request in catalog terms, with its defaults, and the text a confirmation token is bound to. */
 async function resolveRestore(
-  deps: ApiDeps,
+  deps: ServiceDeps,
   backupId: string,
   body: RestoreRequestBody,
 ): Promise<ResolvedRestore> {
@@ -103,35 +104,25 @@ async function resolveRestore(
 
 /** The Lifeboat error inside a workflow or update failure, with its code, else TEMPORAL_UNAVAILABLE. */
 export function lifeboatErrorOf(error: unknown): LifeboatError {
-  for (
-    let current: unknown = error;
-    current instanceof Error;
-    current = (current as { cause?: unknown }).cause
-  ) {
-    if (current instanceof ApplicationFailure && isErrorCode(current.type)) {
-      const details = current.details?.[0];
-      return new LifeboatError(
-        current.type,
-        current.message,
-        details && typeof details === 'object' ? (details as Record<string, unknown>) : undefined,
-      );
-    }
-  }
-  return new LifeboatError(
-    'TEMPORAL_UNAVAILABLE',
-    `The workflow did not answer: ${(error as Error).message}`,
-  );
+  const failure = describeFailure(error, 'TEMPORAL_UNAVAILABLE');
+  return new LifeboatError(failure.code, failure.message, failure.details);
 }
 
 export type PreviewResponse = RestorePreview & { confirmationToken: string; expiresAt: string };
 
 /**
+ * How long past its token's expiry the preview's worker keeps the extracted archive: a restore confirmed
+ * at the last moment still finds it there when its first step arrives.
+ */
+const archiveGraceMs = 2 * 60_000;
+
+/**
  * Runs the preview on a worker and issues a confirmation token bound to exactly this request. The token
  * is stored before the preview runs (so the worker can read the sealed identity it carries) and dropped
- * again when the preview fails.
+ * again when the preview fails; when it succeeds, it keeps the worker that holds the extracted archive.
  */
 export async function previewRestore(
-  deps: ApiDeps,
+  deps: ServiceDeps,
   backupId: string,
   body: RestoreRequestBody,
   caller: TokenIdentity,
@@ -143,31 +134,35 @@ export async function previewRestore(
     createdBy: caller.name,
     identityCiphertext: body.identity ? deps.secrets.seal(body.identity) : null,
   });
-  let preview: RestorePreview;
+  let described: Awaited<ReturnType<typeof restorePreviewWorkflow>>;
   try {
-    preview = await deps.temporal.workflow.execute<typeof restorePreviewWorkflow>('restorePreviewWorkflow', {
-      taskQueue: deps.taskQueue,
-      workflowId: `restore-preview/${resolved.destination.targetName}/${issued.previewId}`,
-      // A preview older than its token's 10 minutes is worth nothing; nor is an answer that never comes
-      // because no worker polls.
-      workflowExecutionTimeout: '10m',
-      args: [
-        {
-          previewId: issued.previewId,
-          backupId: resolved.backup.id,
-          destination: resolved.destination,
-          options: resolved.options,
-          documentsDir: resolved.documentsDir,
-        },
-      ],
-      staticSummary: `Restore preview of backup ${resolved.backup.id} into ${resolved.destination.targetName}`,
-    });
+    described = await deps.temporal.workflow.execute<typeof restorePreviewWorkflow>(
+      'restorePreviewWorkflow',
+      {
+        taskQueue: deps.taskQueue,
+        workflowId: `restore-preview/${resolved.destination.targetName}/${issued.previewId}`,
+        // A preview older than its token's 10 minutes is worth nothing; nor is an answer that never comes
+        // because no worker polls.
+        workflowExecutionTimeout: '10m',
+        args: [
+          {
+            previewId: issued.previewId,
+            backupId: resolved.backup.id,
+            destination: resolved.destination,
+            options: resolved.options,
+            documentsDir: resolved.documentsDir,
+            keepArchiveUntil: new Date(Date.parse(issued.expiresAt) + archiveGraceMs).toISOString(),
+          },
+        ],
+        staticSummary: `Restore preview of backup ${resolved.backup.id} into ${resolved.destination.targetName}`,
+      },
+    );
   } catch (error) {
-    await closePreview(deps.db, issued.previewId, false);
+    await closePreview(deps.db, issued.previewId, { succeeded: false });
     throw lifeboatErrorOf(error);
   }
-  await closePreview(deps.db, issued.previewId, true);
-  return { ...preview, confirmationToken: issued.token, expiresAt: issued.expiresAt };
+  await closePreview(deps.db, issued.previewId, { succeeded: true, archiveQueue: described.archiveQueue });
+  return { ...described.preview, confirmationToken: issued.token, expiresAt: issued.expiresAt };
 }
 
 /** `restore/<target>/<UTC time>-<id8>`: sorts by time in the Web UI, like the backups' ids. */
@@ -189,7 +184,7 @@ async function workflowIsRunning(client: Client, workflowId: string): Promise<bo
  * whose workflow is no longer running (terminated from the Web UI, say) is released first, once.
  */
 export async function startRestore(
-  deps: ApiDeps,
+  deps: ServiceDeps,
   backupId: string,
   body: RestoreRequestBody & { confirmationToken?: string | undefined },
   caller: TokenIdentity,
@@ -250,6 +245,7 @@ export async function startRestore(
     approval: approvalApplies
       ? { required: true, timeoutMs: Math.round(approval.timeoutMinutes * 60_000) }
       : null,
+    preview: (await consumedPreview(deps.db, operation.id)) ?? null,
   };
   try {
     await deps.temporal.workflow.start<typeof restoreWorkflow>('restoreWorkflow', {

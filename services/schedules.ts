@@ -7,13 +7,14 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import type pg from 'pg';
-import type { ScheduleDefinition } from '../activities/backup.ts';
+import type { ScheduleDefinition } from '../domain/backup.ts';
+import { backupOutcomesByWorkflowId, lastCompletedBackupAt } from '../catalog/backups.ts';
 import type { Target } from '../catalog/targets.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { scheduleCron, scheduleId, scheduleIdPrefix, type ScheduleInput } from '../domain/schedule.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
 import type { backupWorkflow, BackupWorkflowInput } from '../workflows/backup.ts';
-import type { ApiDeps } from '../api/context.ts';
+import type { ServiceDeps } from './deps.ts';
 
 /** A missed run is still taken if the service was down for less than this. */
 export const catchupWindowMs = 60 * 60 * 1000;
@@ -49,7 +50,7 @@ function definitionOf(input: BackupWorkflowInput | undefined): ScheduleDefinitio
 }
 
 function actionFor(
-  deps: ApiDeps,
+  deps: ServiceDeps,
   target: Target,
   input: ScheduleInput,
 ): ScheduleOptionsStartWorkflowAction<typeof backupWorkflow> {
@@ -95,7 +96,7 @@ function idOf(nameOrId: string): string {
   return nameOrId.startsWith(scheduleIdPrefix) ? nameOrId : scheduleId(nameOrId);
 }
 
-async function describe(deps: ApiDeps, nameOrId: string): Promise<ScheduleDescription> {
+async function describe(deps: ServiceDeps, nameOrId: string): Promise<ScheduleDescription> {
   try {
     return await deps.temporal.schedule.getHandle(idOf(nameOrId)).describe();
   } catch (error) {
@@ -123,12 +124,10 @@ async function view(db: pg.Pool, temporal: Client, description: ScheduleDescript
   const recent = [...description.info.recentActions].sort(
     (a, b) => b.scheduledAt.getTime() - a.scheduledAt.getTime(),
   );
-  const workflowIds = recent.map((run) => run.action.workflow.workflowId);
-  const { rows } = await db.query<{ workflow_id: string; status: string; error_code: string | null }>(
-    'select workflow_id, status, error_code from backups where workflow_id = any($1)',
-    [workflowIds],
+  const outcomes = await backupOutcomesByWorkflowId(
+    db,
+    recent.map((run) => run.action.workflow.workflowId),
   );
-  const outcomes = new Map(rows.map((row) => [row.workflow_id, row]));
   const recentRuns = await Promise.all(
     recent.map(async (run) => {
       const outcome = outcomes.get(run.action.workflow.workflowId);
@@ -137,7 +136,7 @@ async function view(db: pg.Pool, temporal: Client, description: ScheduleDescript
         scheduledAt: run.scheduledAt.toISOString(),
         startedAt: run.takenAt.toISOString(),
         status: outcome?.status ?? (await workflowStatus(temporal, run.action.workflow.workflowId)),
-        errorCode: outcome?.error_code ?? null,
+        errorCode: outcome?.errorCode ?? null,
       };
     }),
   );
@@ -147,10 +146,6 @@ async function view(db: pg.Pool, temporal: Client, description: ScheduleDescript
     if (run.status !== 'failed') break;
     consecutiveFailures++;
   }
-  const success = await db.query<{ at: Date | null }>(
-    `select max(finished_at) as at from backups where requested_by = $1 and status = 'completed'`,
-    [`schedule:${definition.name}`],
-  );
   return {
     id: description.scheduleId,
     name: definition.name,
@@ -165,7 +160,7 @@ async function view(db: pg.Pool, temporal: Client, description: ScheduleDescript
     nextRunTimes: description.info.nextActionTimes.map((time) => time.toISOString()),
     recentRuns,
     consecutiveFailures,
-    lastSuccessAt: success.rows[0]?.at?.toISOString() ?? null,
+    lastSuccessAt: await lastCompletedBackupAt(db, `schedule:${definition.name}`),
     actionsTaken: description.info.numActionsTaken,
     createdAt: description.info.createdAt.toISOString(),
     updatedAt: description.info.lastUpdatedAt?.toISOString() ?? null,
@@ -183,7 +178,12 @@ function specError(error: unknown): never {
   throw error;
 }
 
-export async function createSchedule(deps: ApiDeps, target: Target, input: ScheduleInput, timeZone: string) {
+export async function createSchedule(
+  deps: ServiceDeps,
+  target: Target,
+  input: ScheduleInput,
+  timeZone: string,
+) {
   try {
     await deps.temporal.schedule.create({
       scheduleId: scheduleId(input.name),
@@ -204,11 +204,11 @@ export async function createSchedule(deps: ApiDeps, target: Target, input: Sched
   return getSchedule(deps, input.name);
 }
 
-export async function getSchedule(deps: ApiDeps, nameOrId: string): Promise<ScheduleView> {
+export async function getSchedule(deps: ServiceDeps, nameOrId: string): Promise<ScheduleView> {
   return view(deps.db, deps.temporal, await describe(deps, nameOrId));
 }
 
-export async function listSchedules(deps: ApiDeps): Promise<ScheduleView[]> {
+export async function listSchedules(deps: ServiceDeps): Promise<ScheduleView[]> {
   const views: ScheduleView[] = [];
   for await (const summary of deps.temporal.schedule.list()) {
     if (!summary.scheduleId.startsWith(scheduleIdPrefix)) continue;
@@ -223,7 +223,7 @@ export async function listSchedules(deps: ApiDeps): Promise<ScheduleView[]> {
 }
 
 export async function updateSchedule(
-  deps: ApiDeps,
+  deps: ServiceDeps,
   nameOrId: string,
   target: Target,
   input: ScheduleInput,
@@ -248,7 +248,12 @@ export async function updateSchedule(
   return getSchedule(deps, current.id);
 }
 
-export async function setScheduleEnabled(deps: ApiDeps, nameOrId: string, enabled: boolean, note: string) {
+export async function setScheduleEnabled(
+  deps: ServiceDeps,
+  nameOrId: string,
+  enabled: boolean,
+  note: string,
+) {
   const current = await getSchedule(deps, nameOrId);
   const handle = deps.temporal.schedule.getHandle(current.id);
   if (enabled) await handle.unpause(note);
@@ -261,13 +266,13 @@ export async function setScheduleEnabled(deps: ApiDeps, nameOrId: string, enable
  * run is in progress is dropped rather than queued. (With BUFFER_ONE or ALLOW_ALL, the Temporal 1.29.1
  * dev server's schedule stopped answering describe calls (DEADLINE_EXCEEDED) after such a trigger.)
  */
-export async function triggerSchedule(deps: ApiDeps, nameOrId: string): Promise<ScheduleView> {
+export async function triggerSchedule(deps: ServiceDeps, nameOrId: string): Promise<ScheduleView> {
   const current = await getSchedule(deps, nameOrId);
   await deps.temporal.schedule.getHandle(current.id).trigger();
   return current;
 }
 
-export async function deleteSchedule(deps: ApiDeps, nameOrId: string): Promise<void> {
+export async function deleteSchedule(deps: ServiceDeps, nameOrId: string): Promise<void> {
   const current = await getSchedule(deps, nameOrId);
   await deps.temporal.schedule.getHandle(current.id).delete();
 }

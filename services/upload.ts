@@ -30,7 +30,9 @@ import {
 } from '../catalog/backups.ts';
 import { findTarget, type Target } from '../catalog/targets.ts';
 import { removeBackupObjects } from '../storage/backup-objects.ts';
+import type { StorageRegistry } from '../storage/registry.ts';
 import { putLocalFile, type Storage } from '../storage/storage.ts';
+import { destinationsOf } from './backup-copies.ts';
 
 export interface UploadLimits {
   /** Bytes the uploaded archive may have; the request is refused as soon as it goes past. */
@@ -54,7 +56,7 @@ export interface UploadSettings {
 
 export interface UploadDeps {
   db: pg.Pool;
-  storage: Storage;
+  storages: StorageRegistry;
 }
 
 export interface UploadRequest {
@@ -236,19 +238,21 @@ async function claim(db: pg.Pool, upload: NewUpload): Promise<void> {
   }
 }
 
-async function complete(db: pg.Pool, storage: Storage, upload: NewUpload): Promise<void> {
+async function complete(db: pg.Pool, storages: readonly Storage[], upload: NewUpload): Promise<void> {
   await recordBackupManifest(db, upload.id, upload.manifest, false);
-  await recordBackupCopy(db, upload.id, {
-    position: 0,
-    storageUrl: storage.url,
-    storageKey: upload.key,
-    status: 'completed',
-    sizeBytes: upload.archive.sizeBytes,
-    errorCode: null,
-    errorMessage: null,
-  });
+  for (const [position, storage] of storages.entries()) {
+    await recordBackupCopy(db, upload.id, {
+      position,
+      storageUrl: storage.url,
+      storageKey: upload.key,
+      status: 'completed',
+      sizeBytes: upload.archive.sizeBytes,
+      errorCode: null,
+      errorMessage: null,
+    });
+  }
   await markBackupCompleted(db, upload.id, {
-    storageUrl: storage.url,
+    storageUrl: storages[0]!.url,
     storageKey: upload.key,
     sizeBytes: upload.archive.sizeBytes,
     sha256: upload.archive.sha256,
@@ -265,7 +269,7 @@ async function complete(db: pg.Pool, storage: Storage, upload: NewUpload): Promi
 /**
  * Stages the uploaded archive in a private directory, validates all of it (format, sha256, manifest,
  * every entry's path and type, every file's sha256), and only then stores it under the target's archive
- * key with its sidecars, reads it back, and registers it as a completed backup with trigger `upload`.
+ * key with its sidecars in each of the target's destinations (as its backups are), reads it back, and registers it as a completed backup with trigger `upload`.
  * The staging directory is removed whatever happens; storage is cleaned when a later step fails.
  */
 export async function importUploadedArchive(
@@ -333,12 +337,14 @@ export async function importUploadedArchive(
       requestedBy: request.requestedBy,
       receivedAt,
     };
+    // Stored where the target's backups go, in every destination, primary first.
+    const storages = (await destinationsOf(deps, target)).map((url) => deps.storages.open(url));
     await claim(deps.db, upload);
     try {
-      await store(deps.storage, upload.key, { file, ...received }, manifest);
-      await complete(deps.db, deps.storage, upload);
+      for (const storage of storages) await store(storage, upload.key, { file, ...received }, manifest);
+      await complete(deps.db, storages, upload);
     } catch (error) {
-      await removeBackupObjects(deps.storage, upload.key).catch(() => undefined);
+      for (const storage of storages) await removeBackupObjects(storage, upload.key).catch(() => undefined);
       await deleteBackupRow(deps.db, id);
       throw error;
     }

@@ -8,7 +8,7 @@ import { createSecretBox } from '../catalog/secret-box.ts';
 import { createTarget, findTarget } from '../catalog/targets.ts';
 import { authenticateToken, createToken } from '../catalog/tokens.ts';
 import { openCatalog } from '../config/catalog.ts';
-import { localEnvFile } from '../config/env.ts';
+import { childEnv, localEnvFile } from '../config/env.ts';
 import { resolveTargetInput } from '../domain/target.ts';
 import { ensureDatabase, ensureDemoDocuments, fillDemoDatabase } from './demo.ts';
 import { waitForPort } from './ports.ts';
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       ['api', 'api/main.ts'],
     ] as const) {
       const child = spawn(process.execPath, [path.join(root, entry)], {
-        env: { ...process.env, ...env },
+        env: childEnv(env),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       prefixed(child, name);

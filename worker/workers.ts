@@ -7,7 +7,6 @@ import { createActivities } from '../activities/index.ts';
 import type { SecretBox } from '../catalog/secret-box.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
-import { progressSignal } from '../workflows/messages.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
 
 export interface WorkerSettings {
@@ -65,10 +64,10 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     readEnv: settings.readEnv,
     lifeboatVersion: settings.lifeboatVersion,
     progressIntervalMs: settings.progressIntervalMs ?? 2_000,
-    reportProgress: async (workflowId, update) => {
+    reportProgress: async (workflowId, signal, update) => {
       await client.workflow
         .getHandle(workflowId)
-        .signal(progressSignal, update)
+        .signal(signal, update)
         .catch(() => undefined);
     },
   });

@@ -1,25 +1,22 @@
 // backupWorkflow: dump → archive → upload on one worker, then record; failures and cancellation clean up.
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   isCancellation,
   log,
   proxyActivities,
   setHandler,
-  TemporalFailure,
-  TimeoutFailure,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { BackupRequest } from '../activities/backup.ts';
-import { isErrorCode, type ErrorCode } from '../domain/errors.ts';
-import { archiveKey } from '../domain/naming.ts';
+import type { BackupPlan, BackupRequest } from '../domain/backup.ts';
 import { progressPercent, type BackupProgress, type BackupStep } from '../domain/progress.ts';
 import { statusAttribute } from '../domain/search-attributes.ts';
-import { progressQuery, progressSignal } from './messages.ts';
+import { describeFailure, isLostWorker } from './failure.ts';
+import { progressQuery, progressSignal, recordedUpdate } from './messages.ts';
 import {
   bookkeepingOptions,
   cleanupOptions,
@@ -69,21 +66,6 @@ async function discardFromEach(key: string, destinations: readonly string[]): Pr
   return leftovers;
 }
 
-/** The code and message of the innermost Lifeboat failure in a chain of Temporal failures. */
-export function describeFailure(error: unknown): { code: ErrorCode; message: string } {
-  let current: unknown = error;
-  while (current instanceof TemporalFailure) {
-    if (current instanceof ApplicationFailure && isErrorCode(current.type)) {
-      return { code: current.type, message: current.message };
-    }
-    if (current instanceof TimeoutFailure) {
-      return { code: 'INTERNAL', message: `A step timed out (${current.timeoutType ?? 'timeout'}).` };
-    }
-    current = current.cause;
-  }
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
-}
-
 /**
  * A new backup may release older ones. A pruning problem does not undo a good backup: the daily
  * retention schedule retries whatever is left.
@@ -97,14 +79,6 @@ async function applyRetentionAfterBackup(targetId: string): Promise<void> {
       error: String(error),
     });
   }
-}
-
-function lostWorker(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof TimeoutFailure &&
-    error.cause.timeoutType === 'SCHEDULE_TO_START'
-  );
 }
 
 export async function backupWorkflow(input: BackupWorkflowInput): Promise<BackupWorkflowResult> {
@@ -125,8 +99,12 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       progress = { ...progress, percent: update.percent, bytes: update.bytes };
   });
 
-  let key: string | undefined;
-  let destinations: string[] = [];
+  let plan: BackupPlan | undefined;
+  // The API waits on this update until the run's catalog row exists (or the run ended without one).
+  let recorded = false;
+  setHandler(recordedUpdate, async () => {
+    await condition(() => recorded);
+  });
   let workerQueue: string | undefined;
   let scratchDiscarded = false;
   /** Removes the run's scratch files from the worker that holds them; best effort, once. */
@@ -138,40 +116,36 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
   };
 
   try {
-    const plan = await bookkeeping.recordBackupStarted(request);
-    const { targetName, compression } = plan;
-    destinations = plan.destinations;
-    key = archiveKey(targetName, new Date(request.startedAt), request.backupId, compression, plan.encrypted);
+    try {
+      plan = await bookkeeping.recordBackupStarted(request);
+    } finally {
+      recorded = true;
+    }
+    const { key, destinations } = plan;
     for (let claim = 1; ; claim++) {
       workerQueue = await bookkeeping.claimWorker();
       const onWorker = proxyActivities<Activities>({ ...onWorkerOptions, taskQueue: workerQueue });
       try {
         enter('dump');
-        const dump = await onWorker.dumpDatabase({
-          backupId: request.backupId,
-          workflowId,
-          targetId: input.targetId,
-        });
+        const dump = await onWorker.dumpDatabase({ backupId: request.backupId, workflowId, plan });
         enter('archive');
         const archive = await onWorker.buildArchive({
           backupId: request.backupId,
           workflowId,
-          targetName,
+          plan,
           trigger: input.trigger,
           tags: input.tags,
           startedAt: request.startedAt,
         });
-        // The archive's own name is what gets stored (the target's settings may have changed since start).
-        key = archive.key;
         enter('upload');
         const upload = (destination: string) =>
-          onWorker.uploadArchive({ backupId: request.backupId, workflowId, destination, ...archive });
+          onWorker.uploadArchive({ backupId: request.backupId, workflowId, destination, key, ...archive });
         const copy = (position: number, outcome: { errorCode: string; errorMessage: string } | null) =>
           bookkeeping.recordBackupCopy({
             backupId: request.backupId,
             position,
             storageUrl: destinations[position]!,
-            storageKey: archive.key,
+            storageKey: key,
             status: outcome ? 'failed' : 'completed',
             sizeBytes: outcome ? null : archive.sizeBytes,
             errorCode: outcome?.errorCode ?? null,
@@ -200,7 +174,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
         enter('record');
         await bookkeeping.recordBackupCompleted({
           backupId: request.backupId,
-          key: archive.key,
+          key,
           storageUrl: stored.storageUrl,
           sizeBytes: archive.sizeBytes,
           sha256: archive.sha256,
@@ -217,13 +191,13 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           backupId: request.backupId,
           status: 'completed',
           storageUrl: stored.storageUrl,
-          key: archive.key,
+          key,
           sizeBytes: archive.sizeBytes,
           sha256: archive.sha256,
           degraded,
         };
       } catch (error) {
-        if (!lostWorker(error) || claim >= maxWorkerClaims) throw error;
+        if (!isLostWorker(error) || claim >= maxWorkerClaims) throw error;
         // The worker holding the scratch files is gone: start over from the dump on another one.
       }
     }
@@ -236,7 +210,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
     await CancellationScope.nonCancellable(async () => {
       // Scratch files go before the ending is recorded: a run seen as failed or cancelled has left nothing.
       await discardScratch();
-      const leftovers = key ? await discardFromEach(key, destinations) : [];
+      const leftovers = plan ? await discardFromEach(plan.key, plan.destinations) : [];
       await bookkeeping.recordBackupEnded({
         backupId: request.backupId,
         status: cancelled ? 'cancelled' : 'failed',
@@ -244,8 +218,8 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
         errorMessage: failure.message,
         leftovers: leftovers.map((position) => ({
           position,
-          storageUrl: destinations[position]!,
-          storageKey: key!,
+          storageUrl: plan!.destinations[position]!,
+          storageKey: plan!.key,
         })),
       });
     });

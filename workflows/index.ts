@@ -1,4 +1,5 @@
 // Every workflow the worker registers.
 export { backupWorkflow } from './backup.ts';
 export { retentionSweepWorkflow } from './retention.ts';
-export { restorePreviewWorkflow, restoreWorkflow } from './restore.ts';
+export { restorePreviewWorkflow } from './restore-preview.ts';
+export { restoreWorkflow } from './restore.ts';

@@ -1,7 +1,9 @@
 // Queries and signals of the backup workflow, shared by the workflow, the activities' sender and the API.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { BackupProgress } from '../domain/progress.ts';
-import type { ProgressUpdate } from '../activities/backup.ts';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BackupProgress, BackupProgressUpdate } from '../domain/progress.ts';
 
 export const progressQuery = defineQuery<BackupProgress>('progress');
-export const progressSignal = defineSignal<[ProgressUpdate]>('progress');
+export const progressSignal = defineSignal<[BackupProgressUpdate]>('progress');
+
+/** Completes once the run's catalog row is written: the API answers a start only when the row exists. */
+export const recordedUpdate = defineUpdate<void>('recorded');

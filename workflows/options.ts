@@ -1,5 +1,6 @@
-// Timeouts and retry policies of the backup activities, in one place.
-import type { ActivityOptions } from '@temporalio/workflow';
+// Timeouts and retry policies of every activity the workflows call, in one place.
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+import { nonRetryableCodes } from '../domain/errors.ts';
 
 const retry = {
   initialInterval: '2s',
@@ -40,3 +41,31 @@ export const discardOptions: ActivityOptions = {
 
 /** How many times the workflow starts over on another worker when the one holding its files is gone. */
 export const maxWorkerClaims = 3;
+
+/**
+ * The restore steps on the worker holding the archive. A cancellation waits for the activity to report
+ * how it ended, so the workflow always knows whether the database was written. A failed pg_restore and a
+ * full disk are final too: PostgreSQL rolled the attempt back, and another would fail the same way.
+ */
+export const restoreOnWorkerOptions: ActivityOptions = {
+  ...onWorkerOptions,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    ...onWorkerOptions.retry,
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: nonRetryableCodes('PG_RESTORE_FAILED', 'INSUFFICIENT_SPACE'),
+  },
+};
+
+/** Verification of a restored database: it counts every table's rows, which takes a while on a big one. */
+export const verifyOptions: ActivityOptions = {
+  startToCloseTimeout: '1h',
+  retry: { ...bookkeepingOptions.retry, maximumAttempts: 3, nonRetryableErrorTypes: nonRetryableCodes() },
+};
+
+/** The preview reads the archive with pg_restore on any worker: it changes nothing, so one retry will do. */
+export const previewOptions: ActivityOptions = {
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '30s',
+  retry: { ...bookkeepingOptions.retry, maximumAttempts: 2 },
+};

@@ -1,12 +1,12 @@
 // Queries, signals and updates of the restore workflow, shared by the workflow, the activities and the API.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { RestoreProgress, RestoreProgressUpdate } from '../domain/restore.ts';
+import type { RestoreProgress, RestoreProgressUpdate } from '../domain/restore/progress.ts';
 
 /** Live progress: step, percent, the table loading now, status. */
 export const restoreProgressQuery = defineQuery<RestoreProgress>('progress');
 
-/** Sent by the activities on the worker's one progress channel, named like the backup's. */
-export const restoreProgressSignal = defineSignal<[RestoreProgressUpdate]>('progress');
+/** Sent by the restore's activities while they work: the restore's own updates, not the backup's. */
+export const restoreProgressSignal = defineSignal<[RestoreProgressUpdate]>('restoreProgress');
 
 export interface ApprovalRequest {
   /** The name of the admin's API token. */

@@ -1,8 +1,6 @@
 // restoreWorkflow: (approval) → validate → lock → safety backup → database → documents → verify → finish;
-// any failure or cancellation compensates from the safety backup. restorePreviewWorkflow: the preview.
+// each step that changed something pushes its compensation, and a failure or cancellation runs them back.
 import {
-  ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -11,30 +9,29 @@ import {
   log,
   proxyActivities,
   setHandler,
-  TimeoutFailure,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { RestoredDatabase, RestorePreview } from '../activities/restore.ts';
-import type { RestoreEnding } from '../catalog/restores.ts';
+import type { RestoredDatabase } from '../activities/restore/database.ts';
+import type { RestoreRollback } from '../catalog/restores.ts';
 import type { ErrorCode } from '../domain/errors.ts';
 import { backupWorkflowId } from '../domain/naming.ts';
+import { provablyRolledBack, restoreAttemptDetails } from '../domain/restore/failure.ts';
 import {
   needsSafetyBackup,
-  restorePercent,
   type RestoreDestination,
   type RestoreOptions,
-  type RestoreProgress,
-  type RestoreStep,
-  type VerificationReport,
-} from '../domain/restore.ts';
+} from '../domain/restore/options.ts';
+import { restorePercent, type RestoreProgress, type RestoreStep } from '../domain/restore/progress.ts';
+import type { VerificationReport } from '../domain/restore/verify.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
-import { backupWorkflow, describeFailure } from './backup.ts';
-import { bookkeepingOptions, cleanupOptions, maxWorkerClaims, onWorkerOptions } from './options.ts';
+import { backupWorkflow } from './backup.ts';
+import { describeFailure } from './failure.ts';
+import { bookkeepingOptions, verifyOptions } from './options.ts';
 import { approveUpdate, restoreProgressQuery, restoreProgressSignal } from './restore-messages.ts';
+import { workerSteps } from './restore-worker.ts';
 
 export interface RestoreWorkflowInput {
   operationId: string;
@@ -46,6 +43,8 @@ export interface RestoreWorkflowInput {
   requestedBy: string;
   /** From the settings when the restore was asked for: wait for another admin's approval this long. */
   approval: { required: boolean; timeoutMs: number } | null;
+  /** The preview whose token confirmed the restore, and the worker that holds the archive it extracted. */
+  preview?: { previewId: string; archiveQueue: string | null } | null | undefined;
 }
 
 export interface RestoreWorkflowResult {
@@ -58,45 +57,19 @@ export interface RestoreWorkflowResult {
   durationsMs: { database: number };
 }
 
-/** Errors that another attempt cannot fix: the restore failed and PostgreSQL rolled it back. */
-const restoreFailures = ['PG_RESTORE_FAILED', 'VERIFY_FAILED', 'CONFLICT', 'INSUFFICIENT_SPACE'];
-
-/**
- * The restore steps on the worker holding the archive. A cancellation waits for the activity to report
- * how it ended, so the workflow always knows whether the database was written.
- */
-const restoreOnWorkerOptions: ActivityOptions = {
-  ...onWorkerOptions,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { ...onWorkerOptions.retry, maximumAttempts: 3, nonRetryableErrorTypes: restoreFailures },
-};
+/** What undoes one change of the restore, and how the rollback reads when this change was the first. */
+interface Compensation {
+  undo: () => Promise<unknown>;
+  message: string;
+}
 
 const bookkeeping = proxyActivities<Activities>(bookkeepingOptions);
-const verifying = proxyActivities<Activities>({
-  startToCloseTimeout: '1h',
-  retry: { ...bookkeepingOptions.retry, maximumAttempts: 3, nonRetryableErrorTypes: ['VERIFY_FAILED'] },
-});
-
-function lostWorker(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof TimeoutFailure &&
-    error.cause.timeoutType === 'SCHEDULE_TO_START'
-  );
-}
-
-/** True when the failure proves that nothing was committed: the first and only attempt rolled back. */
-function provablyRolledBack(error: unknown, calls: number): boolean {
-  if (calls !== 1 || !(error instanceof ActivityFailure)) return false;
-  const cause = error.cause;
-  if (!(cause instanceof ApplicationFailure)) return false;
-  const details = cause.details?.[0] as { rolledBack?: boolean; attempt?: number } | undefined;
-  return details?.rolledBack === true && details.attempt === 1;
-}
+const verifying = proxyActivities<Activities>(verifyOptions);
 
 export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<RestoreWorkflowResult> {
   const { operationId, destination, options } = input;
   const { workflowId } = workflowInfo();
+  const previewId = input.preview?.previewId ?? null;
   let progress: RestoreProgress = { step: 'validate', percent: 0, currentTable: null, status: 'running' };
   const enter = (step: RestoreStep) => {
     progress = { ...progress, step, percent: restorePercent(step, 0), currentTable: null };
@@ -138,62 +111,26 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     code: ErrorCode | null = null,
   ) => bookkeeping.recordRestoreStep({ operationId, step, status, code, message });
 
-  let workerQueue: string | undefined;
-  /** Runs `call` on the worker holding the files; if that worker is gone, on another one. */
-  async function onWorker<T>(call: (activities: Activities) => Promise<T>): Promise<T> {
-    for (let claim = 1; ; claim++) {
-      workerQueue ??= await bookkeeping.claimRestoreWorker();
-      const activities = proxyActivities<Activities>({ ...restoreOnWorkerOptions, taskQueue: workerQueue });
-      try {
-        return await call(activities);
-      } catch (error) {
-        if (!lostWorker(error) || claim >= maxWorkerClaims) throw error;
-        // The next worker fetches the archive again: every step brings what it needs.
-        workerQueue = undefined;
-      }
-    }
-  }
-
+  const onWorker = workerSteps(input.preview?.archiveQueue ?? null);
   let safetyBackupId: string | null = null;
-  let databaseWritten = false;
-  let documentsWritten = false;
-  let createdDatabase = false;
   let approvalExpired = false;
   let restored: RestoredDatabase | undefined;
   let verification: VerificationReport | undefined;
+  /** What the restore changed so far, the latest last: undone from the end. */
+  const compensations: Compensation[] = [];
 
   /** Puts the destination back as it was before the restore; records and returns how that went. */
-  async function compensate(): Promise<NonNullable<RestoreEnding['rollback']>> {
-    if (!databaseWritten && !documentsWritten && !createdDatabase) {
+  async function compensate(): Promise<RestoreRollback> {
+    if (!compensations.length)
       return { status: 'not_needed', code: null, message: 'Nothing had been changed.' };
-    }
     enter('rollback');
     progress = { ...progress, status: 'rolling_back' };
     await bookkeeping.setRestoreStatus({ operationId, status: 'rolling_back' });
     await record('rollback', 'started');
     try {
-      if (documentsWritten && input.documentsDir) {
-        const documentsDir = input.documentsDir;
-        await onWorker((a) => a.rollbackDocuments({ operationId, workflowId, documentsDir, safetyBackupId }));
-      }
-      if (createdDatabase) {
-        await bookkeeping.dropRestoreDatabase({ operationId, destination });
-      } else if (databaseWritten && safetyBackupId) {
-        const backupId = safetyBackupId;
-        await onWorker((a) =>
-          a.restoreDatabase({
-            operationId,
-            workflowId,
-            backupId,
-            destination,
-            options: { ...options, mode: 'full', tables: [], documents: false, noOwner: false },
-            purpose: 'rollback',
-          }),
-        );
-      }
-      const message = createdDatabase
-        ? 'The database the restore created was dropped.'
-        : `Restored from safety backup ${safetyBackupId ?? '(none)'}.`;
+      for (const compensation of [...compensations].reverse()) await compensation.undo();
+      // The first change names the rollback: the database dropped, or restored from the safety backup.
+      const message = compensations[0]!.message;
       await record('rollback', 'completed', message);
       return { status: 'completed', code: null, message };
     } catch (error) {
@@ -202,6 +139,24 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       await record('rollback', 'failed', failure.message, failure.code);
       return { status: 'failed', code: failure.code, message: failure.message };
     }
+  }
+
+  /** Restores the destination from the safety backup: the database as it was before the restore. */
+  function rollbackFrom(backupId: string): Compensation {
+    return {
+      undo: () =>
+        onWorker.run((a) =>
+          a.restoreDatabase({
+            operationId,
+            workflowId,
+            backupId,
+            destination,
+            options: { ...options, mode: 'full', tables: [], documents: false, noOwner: false },
+            purpose: 'rollback',
+          }),
+        ),
+      message: `Restored from safety backup ${backupId}.`,
+    };
   }
 
   try {
@@ -227,13 +182,14 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
 
     enter('validate');
     await record('validate', 'started');
-    const prepared = await onWorker((a) =>
-      a.prepareRestore({ operationId, workflowId, backupId: input.backupId }),
+    const prepared = await onWorker.run((a) =>
+      a.prepareRestore({ operationId, workflowId, backupId: input.backupId, previewId }),
     );
     await record(
       'validate',
       'completed',
-      `Archive of ${prepared.archiveBytes} bytes matches the catalog and its manifest.`,
+      `Archive of ${prepared.archiveBytes} bytes matches the catalog and its manifest` +
+        (prepared.shared ? '; its extraction on this worker was reused.' : '.'),
     );
 
     enter('lock');
@@ -275,16 +231,21 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       await record('safety-backup', 'completed', `Backup ${backupId}, protected until the restore ends.`);
     } else {
       await bookkeeping.createRestoreDatabase({ operationId, destination });
-      createdDatabase = true;
+      compensations.push({
+        undo: () => bookkeeping.dropRestoreDatabase({ operationId, destination }),
+        message: 'The database the restore created was dropped.',
+      });
       await record('safety-backup', 'skipped', `New database "${destination.database}": nothing to protect.`);
     }
 
     enter('restore-database');
     await record('restore-database', 'started', `Mode ${options.mode}.`);
-    databaseWritten = true;
+    // Pushed before the call: a failed attempt may still have committed, unless it proves otherwise.
+    const fromSafetyBackup = safetyBackupId ? rollbackFrom(safetyBackupId) : null;
+    if (fromSafetyBackup) compensations.push(fromSafetyBackup);
     let calls = 0;
     try {
-      restored = await onWorker((a) => {
+      restored = await onWorker.run((a) => {
         calls++;
         return a.restoreDatabase({
           operationId,
@@ -297,7 +258,12 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       });
     } catch (error) {
       // PostgreSQL rolled it back, and no earlier attempt could have committed: nothing to undo.
-      if (provablyRolledBack(error, calls)) databaseWritten = false;
+      if (
+        fromSafetyBackup &&
+        provablyRolledBack(restoreAttemptDetails(describeFailure(error).details), calls)
+      ) {
+        compensations.pop();
+      }
       throw error;
     }
     await record(
@@ -310,8 +276,12 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       enter('restore-documents');
       const documentsDir = input.documentsDir;
       await record('restore-documents', 'started', documentsDir);
-      documentsWritten = true;
-      const documents = await onWorker((a) =>
+      compensations.push({
+        undo: () =>
+          onWorker.run((a) => a.rollbackDocuments({ operationId, workflowId, documentsDir, safetyBackupId })),
+        message: `Restored from safety backup ${safetyBackupId ?? '(none)'}.`,
+      });
+      const documents = await onWorker.run((a) =>
         a.restoreDocuments({ operationId, workflowId, backupId: input.backupId, documentsDir }),
       );
       await record(
@@ -351,7 +321,7 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       if (safetyBackupId && rollback.status !== 'failed') {
         await bookkeeping.releaseSafetyBackup({ backupId: safetyBackupId });
       }
-      await cleanUp();
+      await onWorker.cleanUp((a) => a.discardRestoreWorkDir({ operationId, previewId }));
       await bookkeeping.finishRestore({
         operationId,
         ending: { status, errorCode: failure.code, errorMessage: failure.message, rollback, result: null },
@@ -368,12 +338,6 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     });
   }
 
-  async function cleanUp(): Promise<void> {
-    if (!workerQueue) return;
-    const cleanup = proxyActivities<Activities>({ ...cleanupOptions, taskQueue: workerQueue });
-    await cleanup.discardRestoreWorkDir({ operationId }).catch(() => undefined);
-  }
-
   // Verified: from here on nothing is undone, and a cancellation no longer interrupts.
   return CancellationScope.nonCancellable(async () => {
     enter('finish');
@@ -387,13 +351,15 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       durationsMs: { database: restored.durationMs },
     };
     if (safetyBackupId) await bookkeeping.releaseSafetyBackup({ backupId: safetyBackupId });
-    if (documentsWritten && input.documentsDir) {
+    if (options.documents && input.documentsDir) {
       const documentsDir = input.documentsDir;
-      await onWorker((a) => a.finishDocuments({ operationId, documentsDir })).catch((error: unknown) =>
-        log.warn('The previous documents tree could not be removed', { operationId, error: String(error) }),
-      );
+      await onWorker
+        .run((a) => a.finishDocuments({ operationId, documentsDir }))
+        .catch((error: unknown) =>
+          log.warn('The previous documents tree could not be removed', { operationId, error: String(error) }),
+        );
     }
-    await cleanUp();
+    await onWorker.cleanUp((a) => a.discardRestoreWorkDir({ operationId, previewId }));
     await record('finish', 'completed');
     // Last: recording the end releases the lock, and the catalog then shows the whole story.
     await bookkeeping.finishRestore({
@@ -404,23 +370,4 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
     return result;
   });
-}
-
-export interface RestorePreviewInput {
-  previewId: string;
-  backupId: string;
-  destination: RestoreDestination;
-  options: RestoreOptions;
-  documentsDir: string | null;
-}
-
-const previewing = proxyActivities<Activities>({
-  startToCloseTimeout: '1h',
-  heartbeatTimeout: '30s',
-  retry: { ...bookkeepingOptions.retry, maximumAttempts: 2 },
-});
-
-/** The preview runs on a worker (it reads the archive with pg_restore) and changes nothing. */
-export async function restorePreviewWorkflow(input: RestorePreviewInput): Promise<RestorePreview> {
-  return previewing.describeRestore(input);
 }

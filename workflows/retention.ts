@@ -1,7 +1,7 @@
 // retentionSweepWorkflow: the daily pass that applies every target's retention policy.
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { RetentionOutcome } from '../activities/retention.ts';
+import type { RetentionOutcome } from '../services/retention.ts';
 import { bookkeepingOptions } from './options.ts';
 
 const activities = proxyActivities<Activities>(bookkeepingOptions);

@@ -1,46 +1,33 @@
 // /api/admin/backups: list, start, inspect, download, cancel and delete backups.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
-import { openFirstReachableCopy, removeAllCopies } from '../../services/backup-copies.ts';
-import {
-  deleteBackupRow,
-  getBackup,
-  listBackupCopies,
-  listBackups,
-  type Backup,
-} from '../../catalog/backups.ts';
+import { getBackup, listBackups, type Backup } from '../../catalog/backups.ts';
 import { getTarget } from '../../catalog/targets.ts';
-import { LifeboatError } from '../../domain/errors.ts';
-import type { BackupProgress } from '../../domain/progress.ts';
-import { progressQuery } from '../../workflows/messages.ts';
+import { openFirstReachableCopy } from '../../services/backup-copies.ts';
+import { cancelBackup, deleteBackupOnRequest, describeBackup, startBackup } from '../../services/backups.ts';
+import { auditResource } from '../audit.ts';
 import { requireRole } from '../auth.ts';
-import { queryWithin } from '../live-query.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import {
+  actionErrors,
   backupSchema,
-  conflictResponse,
   errorResponses,
   idParams,
+  json,
   notFoundResponse,
+  pageOf,
+  pageQuery,
   progressSchema,
 } from '../schemas.ts';
-import { startBackup } from '../../services/start-backup.ts';
 import { validationHook } from '../validation.ts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
-const listQuery = z.object({
+const listQuery = pageQuery.extend({
   target: z.string().optional(),
   status: z.enum(['running', 'completed', 'failed', 'cancelled']).optional(),
   trigger: z.string().optional(),
   from: z.string().datetime({ offset: true }).optional(),
   to: z.string().datetime({ offset: true }).optional(),
   search: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
 });
 
 const createBody = z
@@ -58,12 +45,6 @@ const detailSchema = backupSchema
   .extend({ manifest: z.unknown().nullable(), progress: progressSchema.nullable() })
   .openapi('BackupDetail');
 
-/** Live progress from the running workflow; null when it cannot answer in time (the row still tells). */
-async function liveProgress(deps: ApiDeps, backup: Backup): Promise<BackupProgress | null> {
-  if (backup.status !== 'running') return null;
-  return queryWithin(deps, backup.workflowId, progressQuery);
-}
-
 function withoutManifest({ manifest: _manifest, ...rest }: Backup) {
   return rest;
 }
@@ -78,30 +59,14 @@ export function backupRoutes(deps: ApiDeps) {
       summary: 'List backups, newest first',
       request: { query: listQuery },
       responses: {
-        200: json(
-          z.object({
-            items: z.array(backupSchema),
-            total: z.number(),
-            limit: z.number(),
-            offset: z.number(),
-          }),
-          'A page of backups',
-        ),
+        200: json(pageOf(backupSchema), 'A page of backups'),
         ...errorResponses,
       },
     }),
     async (c) => {
-      const query = c.req.valid('query');
-      const page = await listBackups(deps.db, query);
-      return c.json(
-        {
-          items: page.items.map(withoutManifest),
-          total: page.total,
-          limit: query.limit,
-          offset: query.offset,
-        },
-        200,
-      );
+      const { limit, offset, ...filters } = c.req.valid('query');
+      const page = await listBackups(deps.db, { ...filters, limit, offset });
+      return c.json({ items: page.items.map(withoutManifest), total: page.total, limit, offset }, 200);
     },
   );
 
@@ -146,18 +111,7 @@ export function backupRoutes(deps: ApiDeps) {
       request: { params: idParams },
       responses: { 200: json(detailSchema, 'The backup'), ...errorResponses, ...notFoundResponse },
     }),
-    async (c) => {
-      const backup = await getBackup(deps.db, c.req.valid('param').id);
-      const copies = await listBackupCopies(deps.db, backup.id);
-      const warnings = copies
-        .filter((copy) => copy.status === 'failed')
-        .map(
-          (copy) =>
-            `The copy to ${copy.storageUrl} failed (${copy.errorCode}): ${copy.errorMessage} Only ` +
-            `${copies.length - 1} of ${copies.length} destinations hold this backup.`,
-        );
-      return c.json({ ...backup, copies, warnings, progress: await liveProgress(deps, backup) }, 200);
-    },
+    async (c) => c.json(await describeBackup(deps, c.req.valid('param').id), 200),
   );
 
   app.openapi(
@@ -172,9 +126,7 @@ export function backupRoutes(deps: ApiDeps) {
           description: 'The tar archive',
           content: { 'application/x-tar': { schema: z.string().openapi({ format: 'binary' }) } },
         },
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
@@ -198,21 +150,15 @@ export function backupRoutes(deps: ApiDeps) {
       method: 'post',
       path: '/{id}/cancel',
       summary: 'Cancel a running backup',
-      middleware: [requireRole('operator')] as const,
+      middleware: [auditResource('id'), requireRole('operator')] as const,
       request: { params: idParams },
       responses: {
         202: json(z.object({ backupId: z.string() }), 'Cancellation requested'),
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
-      const backup = await getBackup(deps.db, c.req.valid('param').id);
-      c.set('resourceId', backup.id);
-      if (backup.status !== 'running')
-        throw new LifeboatError('CONFLICT', `Backup ${backup.id} is already ${backup.status}.`);
-      await deps.temporal.workflow.getHandle(backup.workflowId).cancel();
+      const backup = await cancelBackup(deps, c.req.valid('param').id);
       return c.json({ backupId: backup.id }, 202);
     },
   );
@@ -223,34 +169,18 @@ export function backupRoutes(deps: ApiDeps) {
       path: '/{id}',
       summary: 'Delete a backup: its stored files first, then its catalog row',
       description: 'Protected backups are refused unless an admin passes force=true.',
-      middleware: [requireRole('operator')] as const,
+      middleware: [auditResource('id'), requireRole('operator')] as const,
       request: { params: idParams, query: z.object({ force: z.enum(['true', 'false']).default('false') }) },
       responses: {
         204: { description: 'Deleted' },
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
-      const backup = await getBackup(deps.db, c.req.valid('param').id);
-      c.set('resourceId', backup.id);
-      const force = c.req.valid('query').force === 'true';
-      if (backup.status === 'running') {
-        throw new LifeboatError('CONFLICT', 'The backup is still running; cancel it first.');
-      }
-      if (backup.protected) {
-        if (!force)
-          throw new LifeboatError(
-            'PROTECTED',
-            'The backup is protected; an admin may delete it with force=true.',
-          );
-        if (c.get('identity')?.role !== 'admin') {
-          throw new LifeboatError('FORBIDDEN', 'Only an admin may delete a protected backup.');
-        }
-      }
-      await removeAllCopies(deps, backup);
-      await deleteBackupRow(deps.db, backup.id);
+      await deleteBackupOnRequest(deps, c.req.valid('param').id, {
+        caller: c.get('identity'),
+        force: c.req.valid('query').force === 'true',
+      });
       return c.body(null, 204);
     },
   );

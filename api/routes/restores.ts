@@ -1,25 +1,29 @@
 // Restores: preview and start under /api/admin/backups, the operations under /api/admin/restores.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import {
-  currentOrLastRestores,
-  getRestoreOperation,
-  listRestoreOperations,
-  type RestoreOperation,
-} from '../../catalog/restores.ts';
+import { listRestoreOperations } from '../../catalog/restores.ts';
 import { LifeboatError } from '../../domain/errors.ts';
-import { restoreModes, type RestoreProgress } from '../../domain/restore.ts';
-import { approveUpdate, restoreProgressQuery } from '../../workflows/restore-messages.ts';
+import { restoreModes } from '../../domain/restore/options.ts';
+import {
+  approveRestore,
+  cancelRestore,
+  describeRestore,
+  restoresByTarget,
+} from '../../services/restore-operations.ts';
+import { auditResource } from '../audit.ts';
 import { requireRole } from '../auth.ts';
-import { queryWithin } from '../live-query.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
-import { conflictResponse, errorResponses, errorSchema, idParams, notFoundResponse } from '../schemas.ts';
-import { lifeboatErrorOf, previewRestore, startRestore } from '../../services/restores.ts';
+import {
+  actionErrors,
+  errorResponses,
+  errorSchema,
+  idParams,
+  json,
+  notFoundResponse,
+  pageOf,
+  pageQuery,
+} from '../schemas.ts';
+import { previewRestore, startRestore } from '../../services/restores.ts';
 import { validationHook } from '../validation.ts';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const unprocessableResponse = {
   422: {
@@ -162,16 +166,6 @@ const operationParams = z.object({
     .openapi({ param: { name: 'operationId', in: 'path' } }),
 });
 
-/** Live progress from the running workflow; null once it ended or when it cannot answer in time. */
-async function liveProgress(deps: ApiDeps, operation: RestoreOperation): Promise<RestoreProgress | null> {
-  if (operation.finishedAt) return null;
-  return queryWithin(deps, operation.workflowId, restoreProgressQuery);
-}
-
-async function withProgress(deps: ApiDeps, operation: RestoreOperation) {
-  return { ...operation, progress: await liveProgress(deps, operation) };
-}
-
 function callerOf(identity: AppEnv['Variables']['identity']) {
   if (!identity)
     throw new LifeboatError('UNAUTHORIZED', 'Send an API token: "Authorization: Bearer <token>".');
@@ -194,8 +188,7 @@ export function backupRestoreRoutes(deps: ApiDeps) {
       },
     }),
     async (c) => {
-      const operations = await currentOrLastRestores(deps.db, c.req.valid('query').target);
-      return c.json({ items: await Promise.all(operations.map((op) => withProgress(deps, op))) }, 200);
+      return c.json({ items: await restoresByTarget(deps, c.req.valid('query').target) }, 200);
     },
   );
 
@@ -214,9 +207,7 @@ export function backupRestoreRoutes(deps: ApiDeps) {
       },
       responses: {
         200: json(previewSchema, 'The preview'),
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
@@ -246,9 +237,7 @@ export function backupRestoreRoutes(deps: ApiDeps) {
           z.object({ operationId: z.string().uuid(), workflowId: z.string(), statusUrl: z.string() }),
           'Started',
         ),
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
         ...unprocessableResponse,
       },
     }),
@@ -277,7 +266,7 @@ export function restoreRoutes(deps: ApiDeps) {
       path: '/',
       summary: 'Restore operations, newest first',
       request: {
-        query: z.object({
+        query: pageQuery.extend({
           target: z.string().optional(),
           status: z
             .enum([
@@ -290,35 +279,18 @@ export function restoreRoutes(deps: ApiDeps) {
               'cancelled',
             ])
             .optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(50),
-          offset: z.coerce.number().int().min(0).default(0),
         }),
       },
       responses: {
-        200: json(
-          z.object({
-            items: z.array(operationSchema),
-            total: z.number(),
-            limit: z.number(),
-            offset: z.number(),
-          }),
-          'A page of restores',
-        ),
+        200: json(pageOf(operationSchema), 'A page of restores'),
         ...errorResponses,
       },
     }),
     async (c) => {
-      const query = c.req.valid('query');
-      const page = await listRestoreOperations(deps.db, query);
-      return c.json(
-        {
-          items: page.items.map((op) => ({ ...op, progress: null })),
-          total: page.total,
-          limit: query.limit,
-          offset: query.offset,
-        },
-        200,
-      );
+      const { limit, offset, ...filters } = c.req.valid('query');
+      const page = await listRestoreOperations(deps.db, { ...filters, limit, offset });
+      const items = page.items.map((operation) => ({ ...operation, progress: null }));
+      return c.json({ items, total: page.total, limit, offset }, 200);
     },
   );
 
@@ -330,10 +302,7 @@ export function restoreRoutes(deps: ApiDeps) {
       request: { params: operationParams },
       responses: { 200: json(operationSchema, 'The restore'), ...errorResponses, ...notFoundResponse },
     }),
-    async (c) => {
-      const operation = await getRestoreOperation(deps.db, c.req.valid('param').operationId);
-      return c.json(await withProgress(deps, operation), 200);
-    },
+    async (c) => c.json(await describeRestore(deps, c.req.valid('param').operationId), 200),
   );
 
   app.openapi(
@@ -341,25 +310,15 @@ export function restoreRoutes(deps: ApiDeps) {
       method: 'post',
       path: '/{operationId}/cancel',
       summary: 'Cancel a restore: what it changed is rolled back from the safety backup',
-      middleware: [requireRole('admin')] as const,
+      middleware: [auditResource('operationId'), requireRole('admin')] as const,
       request: { params: operationParams },
       responses: {
         202: json(z.object({ operationId: z.string() }), 'Cancellation requested'),
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
-      const operation = await getRestoreOperation(deps.db, c.req.valid('param').operationId);
-      c.set('resourceId', operation.id);
-      if (operation.finishedAt) {
-        throw new LifeboatError(
-          'CONFLICT',
-          `Restore ${operation.id} has already ended (${operation.status}).`,
-        );
-      }
-      await deps.temporal.workflow.getHandle(operation.workflowId).cancel();
+      const operation = await cancelRestore(deps, c.req.valid('param').operationId);
       return c.json({ operationId: operation.id }, 202);
     },
   );
@@ -369,32 +328,16 @@ export function restoreRoutes(deps: ApiDeps) {
       method: 'post',
       path: '/{operationId}/approve',
       summary: 'Approve a restore that waits for approval; the admin who asked for it cannot',
-      middleware: [requireRole('admin')] as const,
+      middleware: [auditResource('operationId'), requireRole('admin')] as const,
       request: { params: operationParams },
       responses: {
         200: json(z.object({ approvedBy: z.string(), approvedAt: z.string() }), 'Approved'),
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
-      const operation = await getRestoreOperation(deps.db, c.req.valid('param').operationId);
-      c.set('resourceId', operation.id);
-      if (operation.status !== 'awaiting_approval') {
-        throw new LifeboatError(
-          'CONFLICT',
-          `Restore ${operation.id} is ${operation.status}, not awaiting approval.`,
-        );
-      }
-      try {
-        const approved = await deps.temporal.workflow
-          .getHandle(operation.workflowId)
-          .executeUpdate(approveUpdate, { args: [{ approver: callerOf(c.get('identity')).name }] });
-        return c.json(approved, 200);
-      } catch (error) {
-        throw lifeboatErrorOf(error);
-      }
+      const approver = callerOf(c.get('identity')).name;
+      return c.json(await approveRestore(deps, c.req.valid('param').operationId, approver), 200);
     },
   );
 

@@ -2,7 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getSettings } from '../../catalog/settings.ts';
 import { getTarget } from '../../catalog/targets.ts';
-import { planTarget } from '../../activities/retention.ts';
+import { planTarget } from '../../services/retention.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { planRetention, retentionOverridesSchema, retentionPolicySchema } from '../../domain/retention.ts';
 import { requireRole } from '../auth.ts';

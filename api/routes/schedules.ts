@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getSettings } from '../../catalog/settings.ts';
 import { getTarget } from '../../catalog/targets.ts';
 import { scheduleInputSchema, type ScheduleInput } from '../../domain/schedule.ts';
+import { auditResource } from '../audit.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import {
@@ -14,7 +15,7 @@ import {
   triggerSchedule,
   updateSchedule,
 } from '../../services/schedules.ts';
-import { conflictResponse, errorResponses, idParams, notFoundResponse } from '../schemas.ts';
+import { actionErrors, errorResponses, idParams, json, notFoundResponse } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
 const scheduleSchema = z
@@ -46,11 +47,6 @@ const scheduleSchema = z
     updatedAt: z.string().nullable(),
   })
   .openapi('Schedule');
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const body = {
   content: { 'application/json': { schema: scheduleInputSchema } },
@@ -88,9 +84,7 @@ export function scheduleRoutes(deps: ApiDeps) {
       request: { body },
       responses: {
         201: json(scheduleSchema, 'Created'),
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
@@ -119,13 +113,12 @@ export function scheduleRoutes(deps: ApiDeps) {
       method: 'put',
       path: '/{id}',
       summary: 'Replace a schedule (same name)',
-      middleware: [requireRole('admin')] as const,
+      middleware: [auditResource('id'), requireRole('admin')] as const,
       request: { params: idParams, body },
       responses: { 200: json(scheduleSchema, 'Updated'), ...errorResponses, ...notFoundResponse },
     }),
     async (c) => {
       const input = c.req.valid('json');
-      c.set('resourceId', c.req.valid('param').id);
       const { target, timeZone } = await resolveTarget(deps, input);
       return c.json(await updateSchedule(deps, c.req.valid('param').id, target, input, timeZone), 200);
     },
@@ -136,12 +129,11 @@ export function scheduleRoutes(deps: ApiDeps) {
       method: 'delete',
       path: '/{id}',
       summary: 'Delete a schedule (its backups stay)',
-      middleware: [requireRole('admin')] as const,
+      middleware: [auditResource('id'), requireRole('admin')] as const,
       request: { params: idParams },
       responses: { 204: { description: 'Deleted' }, ...errorResponses, ...notFoundResponse },
     }),
     async (c) => {
-      c.set('resourceId', c.req.valid('param').id);
       await deleteSchedule(deps, c.req.valid('param').id);
       return c.body(null, 204);
     },
@@ -188,12 +180,11 @@ export function scheduleRoutes(deps: ApiDeps) {
       method: 'post',
       path: '/{id}/trigger',
       summary: 'Run the schedule’s backup now',
-      middleware: [requireRole('operator')] as const,
+      middleware: [auditResource('id'), requireRole('operator')] as const,
       request: { params: idParams },
       responses: { 202: json(scheduleSchema, 'Triggered'), ...errorResponses, ...notFoundResponse },
     }),
     async (c) => {
-      c.set('resourceId', c.req.valid('param').id);
       return c.json(await triggerSchedule(deps, c.req.valid('param').id), 202);
     },
   );

@@ -1,27 +1,21 @@
 // /api/admin/targets: the databases to back up. Anyone with a token reads; admins change.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { createTarget, deleteTarget, getTarget, listTargets, updateTarget } from '../../catalog/targets.ts';
-import { LifeboatError } from '../../domain/errors.ts';
-import { resolveTargetInput, targetInputSchema, type TargetInput } from '../../domain/target.ts';
+import { getTarget, listTargets } from '../../catalog/targets.ts';
+import { targetInputSchema } from '../../domain/target.ts';
+import { createTarget, removeTarget, replaceTarget } from '../../services/targets.ts';
+import { auditResource } from '../audit.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
-import { conflictResponse, errorResponses, idParams, notFoundResponse, targetSchema } from '../schemas.ts';
+import {
+  actionErrors,
+  conflictResponse,
+  errorResponses,
+  idParams,
+  json,
+  notFoundResponse,
+  targetSchema,
+} from '../schemas.ts';
 import { validationHook } from '../validation.ts';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
-function resolveOrThrow(input: TargetInput) {
-  const resolved = resolveTargetInput(input);
-  if (!resolved.ok) {
-    throw new LifeboatError('VALIDATION_FAILED', `${resolved.field}: ${resolved.message}`, {
-      field: resolved.field,
-    });
-  }
-  return resolved.value;
-}
 
 export function targetRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -62,7 +56,7 @@ export function targetRoutes(deps: ApiDeps) {
       responses: { 201: json(targetSchema, 'Created'), ...errorResponses, ...conflictResponse },
     }),
     async (c) => {
-      const target = await createTarget(deps.db, deps.secrets, resolveOrThrow(c.req.valid('json')));
+      const target = await createTarget(deps, c.req.valid('json'));
       c.set('resourceId', target.id);
       return c.json(target, 201);
     },
@@ -73,30 +67,15 @@ export function targetRoutes(deps: ApiDeps) {
       method: 'put',
       path: '/{id}',
       summary: 'Replace a target',
-      middleware: [requireRole('admin')] as const,
+      middleware: [auditResource('id'), requireRole('admin')] as const,
       description: 'Without password or passwordEnv, the stored password is kept.',
       request: { params: idParams, body },
       responses: {
         200: json(targetSchema, 'Updated'),
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
-    async (c) => {
-      const existing = await getTarget(deps.db, c.req.valid('param').id);
-      c.set('resourceId', existing.id);
-      const input = c.req.valid('json');
-      const keepPassword = !input.password && !input.passwordEnv && !input.url?.includes('@');
-      const target = await updateTarget(
-        deps.db,
-        deps.secrets,
-        existing.id,
-        resolveOrThrow(input),
-        keepPassword,
-      );
-      return c.json(target, 200);
-    },
+    async (c) => c.json(await replaceTarget(deps, c.req.valid('param').id, c.req.valid('json')), 200),
   );
 
   app.openapi(
@@ -104,19 +83,15 @@ export function targetRoutes(deps: ApiDeps) {
       method: 'delete',
       path: '/{id}',
       summary: 'Delete a target that has no backups left',
-      middleware: [requireRole('admin')] as const,
+      middleware: [auditResource('id'), requireRole('admin')] as const,
       request: { params: idParams },
       responses: {
         204: { description: 'Deleted' },
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
       },
     }),
     async (c) => {
-      const existing = await getTarget(deps.db, c.req.valid('param').id);
-      c.set('resourceId', existing.id);
-      await deleteTarget(deps.db, existing.id);
+      await removeTarget(deps, c.req.valid('param').id);
       return c.body(null, 204);
     },
   );

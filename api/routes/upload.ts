@@ -2,18 +2,13 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { listBackupCopies } from '../../catalog/backups.ts';
-import { importUploadedArchive, type UploadSettings } from '../../services/upload.ts';
+import { describeBackup } from '../../services/backups.ts';
+import { importUploadedArchive } from '../../services/upload.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
-import { backupSchema, conflictResponse, errorResponses, errorSchema, notFoundResponse } from '../schemas.ts';
+import { actionErrors, backupSchema, errorSchema } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
-
-/** The API's dependencies, plus where uploads are staged and how large they may be. */
-export interface UploadRouteDeps extends ApiDeps {
-  upload?: UploadSettings | undefined;
-}
 
 const uploadQuery = z.object({
   target: z
@@ -39,7 +34,7 @@ const uploadedSchema = backupSchema
   .extend({ manifest: z.unknown().nullable(), progress: z.null() })
   .openapi('UploadedBackup');
 
-export function uploadRoutes(deps: UploadRouteDeps) {
+export function uploadRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(
@@ -65,9 +60,7 @@ export function uploadRoutes(deps: UploadRouteDeps) {
           description: 'Registered; the backup as GET /api/admin/backups/{id} returns it',
           content: { 'application/json': { schema: uploadedSchema } },
         },
-        ...errorResponses,
-        ...notFoundResponse,
-        ...conflictResponse,
+        ...actionErrors,
         422: errorResponse('The archive or one of its files does not match its checksum, or it is damaged'),
         503: errorResponse('The storage is unavailable or gave back different bytes'),
         507: errorResponse('Not enough space to stage the upload'),
@@ -97,8 +90,8 @@ export function uploadRoutes(deps: UploadRouteDeps) {
         deps.upload,
       );
       c.set('resourceId', backup.id);
-      const copies = await listBackupCopies(deps.db, backup.id);
-      return c.json({ ...backup, copies, warnings: [], progress: null }, 201);
+      // Completed before the answer: no live progress to ask for.
+      return c.json({ ...(await describeBackup(deps, backup.id)), progress: null }, 201);
     },
   );
 

@@ -30,58 +30,51 @@ export function createLocalStorage(root: string): Storage {
     return path.join(root, ...key.split('/'));
   };
 
+  /**
+   * Fills a temporary file beside the object's place with `fill`, makes it private, syncs it to disk and
+   * renames it into place: readers see the old object or the new one, never a partial one.
+   */
+  const writeAtomically = async (
+    key: string,
+    fill: (temporary: string) => Promise<void>,
+  ): Promise<StoredObject> => {
+    const file = resolve(key);
+    const temporary = path.join(path.dirname(file), `.${path.basename(file)}${partialMarker}${randomUUID()}`);
+    try {
+      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await fill(temporary);
+      const handle = await open(temporary, 'r');
+      try {
+        await handle.chmod(0o600);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, file);
+      return { key, sizeBytes: (await stat(file)).size };
+    } catch (error) {
+      await rm(temporary, { force: true });
+      return storageError(error, `write ${key}`);
+    }
+  };
+
   return {
     url: `file://${root}`,
 
     async put(key, body) {
-      const file = resolve(key);
-      const temporary = path.join(
-        path.dirname(file),
-        `.${path.basename(file)}${partialMarker}${randomUUID()}`,
+      return writeAtomically(key, (temporary) =>
+        pipeline(body, createWriteStream(temporary, { mode: 0o600 })),
       );
-      try {
-        await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-        await pipeline(body, createWriteStream(temporary, { mode: 0o600 }));
-        const handle = await open(temporary, 'r');
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await rename(temporary, file);
-        return { key, sizeBytes: (await stat(file)).size };
-      } catch (error) {
-        await rm(temporary, { force: true });
-        return storageError(error, `write ${key}`);
-      }
     },
 
     async putFile(key, source) {
-      const file = resolve(key);
-      const temporary = path.join(
-        path.dirname(file),
-        `.${path.basename(file)}${partialMarker}${randomUUID()}`,
-      );
-      try {
-        await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      return writeAtomically(key, async (temporary) => {
         // A hard link stores the file without copying a byte when scratch and storage share a disk.
         await link(source, temporary).catch(async (error: NodeJS.ErrnoException) => {
           if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
           await copyFile(source, temporary);
         });
-        const handle = await open(temporary, 'r');
-        try {
-          await handle.chmod(0o600);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await rename(temporary, file);
-        return { key, sizeBytes: (await stat(file)).size };
-      } catch (error) {
-        await rm(temporary, { force: true });
-        return storageError(error, `write ${key}`);
-      }
+      });
     },
 
     async get(key) {

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createToken, type Role } from '../../catalog/tokens.ts';
 import { createApp, type LifeboatApp } from '../../api/app.ts';
-import type { TestWorker } from './stack.ts';
+import type { WorkerSide } from './stack.ts';
 
 export interface TestApi {
   app: LifeboatApp;
@@ -20,7 +20,8 @@ export interface TestApi {
   ): Promise<{ status: number; body: T }>;
 }
 
-export async function createTestApi(db: pg.Pool, client: Client, worker: TestWorker): Promise<TestApi> {
+/** The real app over the catalog, Temporal and a worker side's storage; `tokens` fill in at `issueTokens`. */
+export function createTestApi(db: pg.Pool, client: Client, worker: WorkerSide): TestApi {
   const app = createApp({
     db,
     secrets: worker.secrets,
@@ -29,12 +30,7 @@ export async function createTestApi(db: pg.Pool, client: Client, worker: TestWor
     temporal: client,
     taskQueue: worker.taskQueue,
   });
-  const suffix = worker.taskQueue.slice(-12);
-  const tokens = {
-    admin: (await createToken(db, `admin-${suffix}`, 'admin')).token,
-    operator: (await createToken(db, `operator-${suffix}`, 'operator')).token,
-    viewer: (await createToken(db, `viewer-${suffix}`, 'viewer')).token,
-  };
+  const tokens = {} as Record<Role, string>;
   const call: TestApi['call'] = async (method, path, options = {}) => {
     const token = options.token === undefined ? tokens.admin : options.token;
     const headers: Record<string, string> = {};
@@ -55,6 +51,14 @@ export async function createTestApi(db: pg.Pool, client: Client, worker: TestWor
       return { status: response.status, body: (text ? JSON.parse(text) : {}) as never };
     },
   };
+}
+
+/** An admin, an operator and a viewer token, named `<role>-<end of the task queue>` to find their audit lines. */
+export async function issueTokens(db: pg.Pool, api: TestApi, taskQueue: string): Promise<void> {
+  const suffix = taskQueue.slice(-12);
+  for (const role of ['admin', 'operator', 'viewer'] as const) {
+    api.tokens[role] = (await createToken(db, `${role}-${suffix}`, role)).token;
+  }
 }
 
 /** Polls `probe` until it returns a value, every 200 ms for at most `timeoutMs`. */

@@ -79,37 +79,35 @@ export function writeDocumentsTree(root: string): string[] {
   return Object.keys(files).sort();
 }
 
+/** One of the server's client programs (pg_dump, pg_restore) run as the superuser, as by hand. */
+function runPgProgram(program: string, args: string[]): string {
+  const s = stack();
+  return execFileSync(
+    path.join(s.pgBinDir, program),
+    ['-h', '127.0.0.1', '-p', String(s.pgPort), '-U', s.pgSuperuser, ...args],
+    {
+      env: { ...process.env, PGPASSWORD: s.pgPassword },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      // Quiet when it works; when it fails, the thrown error carries what it printed.
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+}
+
 /** pg_restore of a custom-format dump into `database`, as a person restoring by hand would run it. */
 export function restoreDumpByHand(database: string, dumpFile: string): void {
-  const s = stack();
-  execFileSync(
-    path.join(s.pgBinDir, 'pg_restore'),
-    [
-      '--no-owner',
-      '--exit-on-error',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(s.pgPort),
-      '-U',
-      s.pgSuperuser,
-      '-d',
-      database,
-      dumpFile,
-    ],
-    { env: { ...process.env, PGPASSWORD: s.pgPassword } },
-  );
+  runPgProgram('pg_restore', ['--no-owner', '--exit-on-error', '-d', database, dumpFile]);
+}
+
+/** An uncompressed custom-format pg_dump of `database` into `dumpFile`, made by hand outside Lifeboat. */
+export function dumpByHand(database: string, dumpFile: string): void {
+  runPgProgram('pg_dump', ['-Fc', '-Z0', '-f', dumpFile, database]);
 }
 
 /** The schema as pg_dump prints it, without the lines that name the dump's own version or time. */
 export function schemaDump(database: string): string {
-  const s = stack();
-  const out = execFileSync(
-    path.join(s.pgBinDir, 'pg_dump'),
-    ['--schema-only', '--no-owner', '-h', '127.0.0.1', '-p', String(s.pgPort), '-U', s.pgSuperuser, database],
-    { env: { ...process.env, PGPASSWORD: s.pgPassword }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-  );
-  return out
+  return runPgProgram('pg_dump', ['--schema-only', '--no-owner', database])
     .split('\n')
     .filter((line) => !/^-- Dumped (from|by)|^\\(un)?restrict /.test(line))
     .join('\n');

@@ -1,7 +1,8 @@
 // Starts the real services once per test run: a PostgreSQL cluster, the Temporal dev server, the
-// catalog database, and one workflow bundle that every test worker reuses.
+// catalog database, and one workflow bundle that every test worker reuses. Logs go under <root>/logs;
+// the root is removed after a run that passed and kept, with its path printed, after one that failed.
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -20,6 +21,8 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = mkdtempSync('/tmp/lifeboat-test-');
   chmodSync(root, 0o755);
+  const logsDir = path.join(root, 'logs');
+  mkdirSync(logsDir);
   const [pgPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
   const cluster = await startPostgresCluster({
     dataDir: path.join(root, 'pg', 'data'),
@@ -31,7 +34,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     dbFile: path.join(root, 'temporal', 'dev.db'),
     port: temporalPort,
     uiPort,
-    logFile: path.join(root, 'temporal.log'),
+    logFile: path.join(logsDir, 'temporal.log'),
   });
   try {
     const admin = new pg.Client({ connectionString: cluster.url('postgres') });
@@ -51,6 +54,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     project.provide('stack', {
       root,
+      logsDir,
       temporalAddress: temporal.address,
       pgPort,
       pgSuperuser: cluster.superuser,
@@ -67,6 +71,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await temporal.stop();
     cluster.stop();
-    rmSync(root, { recursive: true, force: true });
+    const state = project.vitest.state;
+    const failed = state
+      .getFiles()
+      .filter((file) => file.projectName === project.name && file.result?.state === 'fail');
+    if (failed.length === 0 && state.getUnhandledErrors().length === 0) {
+      rmSync(root, { recursive: true, force: true });
+      return;
+    }
+    const folders = failed.map((file) => path.join(logsDir, path.basename(file.filepath, '.test.ts')));
+    console.log(['', `logs: ${logsDir}`, ...folders.map((folder) => `  ${folder}`), ''].join('\n'));
   };
 }

@@ -1,79 +1,13 @@
-// What the restore tests share: a worker, an API and a client; targets, backups and restores through the
-// API; and snapshots of a database and a documents tree to compare byte for byte.
+// What the restore tests share: backups and restores through the API, and snapshots of a database and
+// a documents tree to compare byte for byte.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
 import { expect } from 'vitest';
 import type { RestoreOperation } from '../../catalog/restores.ts';
-import { createSecretBox } from '../../catalog/secret-box.ts';
-import { createStorageRegistry } from '../../storage/registry.ts';
-import { createTestApi, eventually, type TestApi } from './api.ts';
+import { eventually, type TestApi } from './api.ts';
 import { contentHashes, schemaDump } from './fixtures.ts';
-import {
-  catalogPool,
-  scratchDir,
-  stack,
-  startTestWorker,
-  temporalClient,
-  testSecretKey,
-  type TestWorker,
-} from './stack.ts';
-
-export interface RestoreStack {
-  db: pg.Pool;
-  worker: TestWorker;
-  client: Client;
-  api: TestApi;
-  storageDir: string;
-  workDir: string;
-  stop(): Promise<void>;
-}
-
-export async function startRestoreStack(): Promise<RestoreStack> {
-  const db = catalogPool();
-  const storageDir = scratchDir('restore-storage');
-  const workDir = scratchDir('restore-work');
-  const worker = await startTestWorker({ db, storageDir, workDir });
-  const client = await temporalClient();
-  const api = await createTestApi(db, client, worker);
-  return {
-    db,
-    worker,
-    client,
-    api,
-    storageDir,
-    workDir,
-    async stop() {
-      await worker.stop();
-      await client.connection.close();
-      await db.end();
-    },
-  };
-}
-
-export async function createTarget(
-  api: TestApi,
-  name: string,
-  database: string,
-  extra: Record<string, unknown> = {},
-): Promise<{ id: string; name: string }> {
-  const s = stack();
-  const response = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
-    body: {
-      name,
-      host: '127.0.0.1',
-      port: s.pgPort,
-      database,
-      username: s.pgSuperuser,
-      password: s.pgPassword,
-      ...extra,
-    },
-  });
-  expect(response.status).toBe(201);
-  return response.body;
-}
+import { sessionsWaitingForLock } from './stack.ts';
 
 /** A manual backup of the target, waited for; returns its id. */
 export async function backUp(api: TestApi, target: string): Promise<string> {
@@ -159,19 +93,14 @@ export async function waitForRestore(
 
 /** Waits until the restore's session on `database` waits for a lock (held by the test). */
 export async function waitForLockedRestore(
-  sqlIn: (database: string, text: string, params?: unknown[]) => Promise<unknown[]>,
   database: string,
   operationId: string,
   timeoutMs = 90_000,
 ): Promise<void> {
   await eventually(
     async () => {
-      const rows = await sqlIn(
-        database,
-        `select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
-        [`lifeboat-restore-${operationId}`],
-      );
-      return rows.length ? true : undefined;
+      const pids = await sessionsWaitingForLock(database, `lifeboat-restore-${operationId}`);
+      return pids.length ? true : undefined;
     },
     timeoutMs,
     'the restore to wait for the lock',
@@ -199,20 +128,4 @@ export function documentsSnapshot(root: string): Record<string, string> {
   };
   walk(root);
   return files;
-}
-
-/**
- * An in-process API over the catalog and Temporal for tests whose workers run as separate processes.
- * The API needs only a worker's task queue, storage and secret box, not the worker itself.
- */
-export async function createApiForQueue(
-  db: pg.Pool,
-  client: Client,
-  taskQueue: string,
-  storageDir: string,
-): Promise<TestApi> {
-  const storages = createStorageRegistry(`file://${storageDir}`, (name) => process.env[name]);
-  const storage = storages.open(storages.defaultUrl);
-  const secrets = createSecretBox(testSecretKey);
-  return createTestApi(db, client, { taskQueue, storage, storages, secrets } as unknown as TestWorker);
 }

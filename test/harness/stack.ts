@@ -1,21 +1,35 @@
-// What an integration test needs from the running stack: databases, the catalog, workers, a client.
+// What an integration test needs from the running stack: databases, the catalog, workers, a client, and
+// `useStack`, the one fixture every integration test file opens with.
 import { Client, Connection } from '@temporalio/client';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createSecretBox, type SecretBox } from '../../catalog/secret-box.ts';
+import { createTarget, type Target } from '../../catalog/targets.ts';
+import { resolveTargetInput } from '../../domain/target.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { createStorageRegistry, type StorageRegistry } from '../../storage/registry.ts';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createLifeboatWorkers, type LifeboatWorkers } from '../../worker/workers.ts';
+import { createLifeboatWorkers } from '../../worker/workers.ts';
+import { createTestApi, issueTokens, type TestApi } from './api.ts';
+import { appendLog, pointFailuresAtLogs, testLogFile } from './logs.ts';
 
-// Worker state changes and polling chatter drown test output; warnings and errors still show.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Process-wide: the in-process workers' logs, and the failures that tests provoke on purpose, go to the
+// test file's worker.log. `forward` brings the Rust core's own warnings there too, off the terminal.
+Runtime.install({
+  logger: new DefaultLogger('INFO', ({ level, message, meta, timestampNanos }) => {
+    const at = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
+    appendLog(testLogFile('worker'), `${at} [${level}] ${message}`, ...(meta ? [meta] : []));
+  }),
+  telemetryOptions: { logging: { forward: {} } },
+});
 
 export interface StackInfo {
   root: string;
+  /** Where the run's logs go: temporal.log, and a folder per test file (see logs.ts). */
+  logsDir: string;
   temporalAddress: string;
   pgPort: number;
   pgSuperuser: string;
@@ -49,6 +63,16 @@ export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
   }
 }
 
+/** The pids of the sessions on `database` named `applicationName` that wait for a lock. */
+export async function sessionsWaitingForLock(database: string, applicationName: string): Promise<number[]> {
+  const rows = await sql<{ pid: number }>(
+    database,
+    `select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
+    [applicationName],
+  );
+  return rows.map((row) => row.pid);
+}
+
 /** A new, empty database with a unique name. */
 export async function createDatabase(prefix: string): Promise<string> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
@@ -65,48 +89,68 @@ export function scratchDir(name: string): string {
 
 export const testSecretKey = randomBytes(32).toString('hex');
 
-export function catalogPool(): pg.Pool {
-  return new pg.Pool({ connectionString: stack().catalogUrl, max: 5 });
+/** A target's name and connection to `database` on the harness's PostgreSQL, as the superuser. */
+function targetOn(name: string, database: string) {
+  const s = stack();
+  return {
+    name,
+    host: '127.0.0.1',
+    port: s.pgPort,
+    database,
+    username: s.pgSuperuser,
+    password: s.pgPassword,
+  };
 }
 
-export async function temporalClient(): Promise<Client> {
-  const connection = await Connection.connect({ address: stack().temporalAddress });
-  return new Client({ connection });
+/** A target on the harness's PostgreSQL written straight into the catalog, for tests without the API. */
+export async function createCatalogTarget(
+  db: pg.Pool,
+  secrets: SecretBox,
+  name: string,
+  database: string,
+): Promise<Target> {
+  const resolved = resolveTargetInput(targetOn(name, database));
+  if (!resolved.ok) throw new Error(resolved.message);
+  return createTarget(db, secrets, resolved.value);
 }
 
-export interface TestWorker {
-  workers: LifeboatWorkers;
-  running: Promise<void>;
+/** What the API and the workers of one task queue share: the queue, local storage, the secret box. */
+export interface WorkerSide {
   taskQueue: string;
   storage: Storage;
   storages: StorageRegistry;
   secrets: SecretBox;
-  stop(): Promise<void>;
 }
 
-/** An in-process Lifeboat worker on its own task queue, with local storage and scratch directories. */
-export async function startTestWorker(options: {
+function workerSide(storageDir: string, taskQueue = `test-${randomUUID()}`): WorkerSide {
+  const storages = createStorageRegistry(`file://${storageDir}`, (name) => process.env[name]);
+  return {
+    taskQueue,
+    storage: storages.open(storages.defaultUrl),
+    storages,
+    secrets: createSecretBox(testSecretKey),
+  };
+}
+
+interface WorkerOptions {
   db: pg.Pool;
-  storageDir: string;
-  taskQueue?: string;
   workDir?: string;
   workerId?: string;
   /** Where to look for pg_dump; by default the installed server versions. */
   pgBinDirs?: string[];
-}): Promise<TestWorker> {
-  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
-  const storages = createStorageRegistry(`file://${options.storageDir}`, (name) => process.env[name]);
-  const storage = storages.open(storages.defaultUrl);
-  const secrets = createSecretBox(testSecretKey);
+}
+
+/** Runs the real Lifeboat workers in process on `side`'s task queue until the returned stop. */
+async function runWorkers(side: WorkerSide, options: WorkerOptions): Promise<() => Promise<void>> {
   const workers = await createLifeboatWorkers({
     temporalAddress: stack().temporalAddress,
     namespace: 'default',
-    taskQueue,
+    taskQueue: side.taskQueue,
     workerId: options.workerId ?? `w-${randomBytes(3).toString('hex')}`,
     db: options.db,
-    secrets,
-    storage,
-    storages,
+    secrets: side.secrets,
+    storage: side.storage,
+    storages: side.storages,
     workDir: options.workDir ?? scratchDir('work'),
     pgBinDirs: options.pgBinDirs ?? [],
     readEnv: (name) => process.env[name],
@@ -116,17 +160,95 @@ export async function startTestWorker(options: {
     workflowBundlePath: stack().workflowBundlePath,
   });
   const running = workers.run();
+  return async () => {
+    workers.shutdown();
+    await running;
+  };
+}
+
+export interface TestWorker extends WorkerSide {
+  stop(): Promise<void>;
+}
+
+/** An in-process Lifeboat worker on its own task queue, with local storage and scratch directories. */
+export async function startTestWorker(
+  options: WorkerOptions & { storageDir: string; taskQueue?: string },
+): Promise<TestWorker> {
+  const side = workerSide(options.storageDir, options.taskQueue);
+  const stop = await runWorkers(side, options);
   return {
-    workers,
-    running,
-    taskQueue,
-    storage,
-    storages,
-    secrets,
+    ...side,
     async stop() {
-      workers.shutdown();
-      await running;
-      await storages.closeAll();
+      await stop();
+      await side.storages.closeAll();
+    },
+  };
+}
+
+/** What `useStack` gives a test file; the workers run and the API's tokens exist from its beforeAll on. */
+export interface TestStack {
+  /** The catalog. */
+  db: pg.Pool;
+  client: Client;
+  /** The task queue, storage and secret box of the file's workers, which the API uses too. */
+  worker: WorkerSide;
+  /** The real app in process, with an admin, an operator and a viewer token. */
+  api: TestApi;
+  /** The default storage's directory. */
+  storageDir: string;
+  /** The first worker's scratch directory. */
+  workDir: string;
+  /** Creates a target on the harness's PostgreSQL through the API and expects a 201. */
+  createTarget: (
+    name: string,
+    database: string,
+    extra?: Record<string, unknown>,
+  ) => Promise<{ id: string; name: string }>;
+}
+
+/**
+ * The stack of one test file: the catalog, a Temporal client, in-process workers on a task queue of its
+ * own (`workers`, default 1, share it; 0 when the test starts worker processes itself), and the API. The
+ * objects exist at once so that a file can destructure them at the top; beforeAll starts the workers
+ * and issues the tokens, afterAll stops it all. A failing test's error names the file's log folder.
+ */
+export function useStack(options: { workers?: number } = {}): TestStack {
+  const db = new pg.Pool({ connectionString: stack().catalogUrl, max: 5 });
+  const client = new Client({ connection: Connection.lazy({ address: stack().temporalAddress }) });
+  const storageDir = scratchDir('storage');
+  const workDir = scratchDir('work');
+  const worker = workerSide(storageDir);
+  const api = createTestApi(db, client, worker);
+  const stops: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    await client.connection.ensureConnected();
+    await issueTokens(db, api, worker.taskQueue);
+    for (let i = 0; i < (options.workers ?? 1); i++) {
+      stops.push(await runWorkers(worker, { db, ...(i === 0 ? { workDir } : {}) }));
+    }
+  });
+  afterAll(async () => {
+    for (const stop of stops.splice(0)) await stop();
+    await worker.storages.closeAll();
+    await client.connection.close();
+    await db.end();
+  });
+  pointFailuresAtLogs();
+
+  return {
+    db,
+    client,
+    worker,
+    api,
+    storageDir,
+    workDir,
+    createTarget: async (name, database, extra = {}) => {
+      const response = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
+        body: { ...targetOn(name, database), ...extra },
+      });
+      expect(response.status, JSON.stringify(response.body)).toBe(201);
+      return response.body;
     },
   };
 }

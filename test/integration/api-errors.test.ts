@@ -1,29 +1,11 @@
 // Bad requests answer 4xx with a code, create nothing, and leave a line in the audit log.
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApi, type TestApi } from '../harness/api.ts';
-import {
-  catalogPool,
-  createDatabase,
-  scratchDir,
-  stack,
-  startTestWorker,
-  temporalClient,
-  type TestWorker,
-} from '../harness/stack.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, stack, useStack } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let worker: TestWorker;
-let client: Client;
-let api: TestApi;
+const { db, worker, api } = useStack();
 let targetName: string;
 
 beforeAll(async () => {
-  db = catalogPool();
-  worker = await startTestWorker({ db, storageDir: scratchDir('storage') });
-  client = await temporalClient();
-  api = await createTestApi(db, client, worker);
   const database = await createDatabase('errors');
   targetName = `errors-${database.slice(-8)}`;
   const created = await api.json('POST', '/api/admin/targets', {
@@ -33,12 +15,6 @@ beforeAll(async () => {
     },
   });
   expect(created.status).toBe(201);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  await db?.end();
 });
 
 /** Rows this file could have created; other test files write to the same catalog at the same time. */

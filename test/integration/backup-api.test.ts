@@ -4,9 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../domain/manifest.ts';
 import {
   contentHashes,
@@ -15,57 +14,10 @@ import {
   writeDocumentsTree,
   restoreDumpByHand,
 } from '../harness/fixtures.ts';
-import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
-import {
-  catalogPool,
-  createDatabase,
-  scratchDir,
-  sql,
-  stack,
-  startTestWorker,
-  superuserUrl,
-  temporalClient,
-  type TestWorker,
-} from '../harness/stack.ts';
+import { eventually } from '../harness/api.ts';
+import { createDatabase, scratchDir, sql, superuserUrl, useStack } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let worker: TestWorker;
-let client: Client;
-let api: TestApi;
-let storageDir: string;
-let workDir: string;
-
-beforeAll(async () => {
-  db = catalogPool();
-  storageDir = scratchDir('storage');
-  workDir = scratchDir('work');
-  worker = await startTestWorker({ db, storageDir, workDir });
-  client = await temporalClient();
-  api = await createTestApi(db, client, worker);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  await db?.end();
-});
-
-async function createTarget(name: string, database: string, extra: Record<string, unknown> = {}) {
-  const s = stack();
-  const response = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
-    body: {
-      name,
-      host: '127.0.0.1',
-      port: s.pgPort,
-      database,
-      username: s.pgSuperuser,
-      password: s.pgPassword,
-      ...extra,
-    },
-  });
-  expect(response.status).toBe(201);
-  return response.body;
-}
+const { client, api, storageDir, workDir, createTarget } = useStack();
 
 async function waitForEnd(backupId: string) {
   return eventually(

@@ -1,73 +1,57 @@
 // backupWorkflow against the real dev server and PostgreSQL, started directly with a Temporal client.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { createTarget } from '../../catalog/targets.ts';
+import { describe, expect, it } from 'vitest';
+import type { Target } from '../../catalog/targets.ts';
 import { getBackup } from '../../catalog/backups.ts';
 import { backupWorkflowId } from '../../domain/naming.ts';
-import { resolveTargetInput } from '../../domain/target.ts';
 import { backupWorkflow } from '../../workflows/backup.ts';
 import {
-  catalogPool,
+  createCatalogTarget,
   createDatabase,
   scratchDir,
-  stack,
   startTestWorker,
-  temporalClient,
-  type TestWorker,
+  useStack,
 } from '../harness/stack.ts';
 import { fillRichDatabase } from '../harness/fixtures.ts';
 
-let db: pg.Pool;
-let worker: TestWorker;
-let client: Client;
+const { db, worker, client } = useStack();
 
-beforeAll(async () => {
-  db = catalogPool();
-  worker = await startTestWorker({ db, storageDir: scratchDir('storage') });
-  client = await temporalClient();
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  await db?.end();
-});
+/** A manual backup of `target` by backupWorkflow on `taskQueue`; `result` settles when it ends. */
+function runBackupWorkflow(taskQueue: string, target: Target) {
+  const backupId = randomUUID();
+  const startedAt = new Date();
+  const result = client.workflow.execute(backupWorkflow, {
+    taskQueue,
+    workflowId: backupWorkflowId(target.name, startedAt, backupId),
+    args: [
+      {
+        backupId,
+        targetId: target.id,
+        trigger: 'manual',
+        requestedBy: 'test',
+        displayName: null,
+        description: null,
+        tags: [],
+        protected: false,
+        startedAt: startedAt.toISOString(),
+      },
+    ],
+  });
+  return { backupId, result };
+}
 
 describe('backupWorkflow', () => {
   it('backs up a database and records it as completed with its checksums', async () => {
     const database = await createDatabase('wf_source');
     await fillRichDatabase(database);
-    const resolved = resolveTargetInput({
-      name: `wf-${database.replace(/_/g, '-')}`,
-      host: '127.0.0.1',
-      port: stack().pgPort,
+    const target = await createCatalogTarget(
+      db,
+      worker.secrets,
+      `wf-${database.replace(/_/g, '-')}`,
       database,
-      username: stack().pgSuperuser,
-      password: stack().pgPassword,
-    });
-    if (!resolved.ok) throw new Error(resolved.message);
-    const target = await createTarget(db, worker.secrets, resolved.value);
-    const backupId = randomUUID();
-    const startedAt = new Date();
-    const result = await client.workflow.execute(backupWorkflow, {
-      taskQueue: worker.taskQueue,
-      workflowId: backupWorkflowId(target.name, startedAt, backupId),
-      args: [
-        {
-          backupId,
-          targetId: target.id,
-          trigger: 'manual',
-          requestedBy: 'test',
-          displayName: null,
-          description: null,
-          tags: [],
-          protected: false,
-          startedAt: startedAt.toISOString(),
-        },
-      ],
-    });
+    );
+    const { backupId, result: running } = runBackupWorkflow(worker.taskQueue, target);
+    const result = await running;
     expect(result.status).toBe('completed');
     const row = await getBackup(db, backupId);
     expect(row.status).toBe('completed');
@@ -84,36 +68,14 @@ describe('backupWorkflow', () => {
     });
     try {
       const database = await createDatabase('wf_version');
-      const resolved = resolveTargetInput({
-        name: `wf-${database.replace(/_/g, '-')}`,
-        host: '127.0.0.1',
-        port: stack().pgPort,
+      const target = await createCatalogTarget(
+        db,
+        lonely.secrets,
+        `wf-${database.replace(/_/g, '-')}`,
         database,
-        username: stack().pgSuperuser,
-        password: stack().pgPassword,
-      });
-      if (!resolved.ok) throw new Error(resolved.message);
-      const target = await createTarget(db, lonely.secrets, resolved.value);
-      const backupId = randomUUID();
-      const startedAt = new Date();
-      const run = client.workflow.execute(backupWorkflow, {
-        taskQueue: lonely.taskQueue,
-        workflowId: backupWorkflowId(target.name, startedAt, backupId),
-        args: [
-          {
-            backupId,
-            targetId: target.id,
-            trigger: 'manual',
-            requestedBy: 'test',
-            displayName: null,
-            description: null,
-            tags: [],
-            protected: false,
-            startedAt: startedAt.toISOString(),
-          },
-        ],
-      });
-      await expect(run).rejects.toThrow();
+      );
+      const { backupId, result } = runBackupWorkflow(lonely.taskQueue, target);
+      await expect(result).rejects.toThrow();
       const row = await getBackup(db, backupId);
       expect(row).toMatchObject({ status: 'failed', errorCode: 'PG_VERSION_MISMATCH' });
       expect(row.errorMessage).toMatch(/postgresql-client-\d+/);

@@ -4,60 +4,16 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { extractArchive } from '../../archive/read.ts';
 import { fetchBackupArchive } from '../../services/backup-copies.ts';
 import { generateIdentity } from '../../archive/encryption.ts';
 import { sealedSidecarSchema } from '../../domain/manifest.ts';
 import { contentHashes, schemaDump, restoreDumpByHand } from '../harness/fixtures.ts';
-import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
-import {
-  catalogPool,
-  createDatabase,
-  scratchDir,
-  sql,
-  stack,
-  startTestWorker,
-  temporalClient,
-  type TestWorker,
-} from '../harness/stack.ts';
+import { eventually } from '../harness/api.ts';
+import { createDatabase, scratchDir, sql, useStack } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let worker: TestWorker;
-let client: Client;
-let api: TestApi;
-
-beforeAll(async () => {
-  db = catalogPool();
-  worker = await startTestWorker({ db, storageDir: scratchDir('default-storage') });
-  client = await temporalClient();
-  api = await createTestApi(db, client, worker);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  await db?.end();
-});
-
-async function createTarget(name: string, database: string, extra: Record<string, unknown>) {
-  const s = stack();
-  const response = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
-    body: {
-      name,
-      host: '127.0.0.1',
-      port: s.pgPort,
-      database,
-      username: s.pgSuperuser,
-      password: s.pgPassword,
-      ...extra,
-    },
-  });
-  expect(response.status, JSON.stringify(response.body)).toBe(201);
-  return response.body;
-}
+const { db, worker, api, createTarget } = useStack();
 
 interface BackupView {
   status: string;

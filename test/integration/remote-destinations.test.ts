@@ -1,67 +1,33 @@
 // Backups to a real S3-compatible server (rclone serve s3) and a real OpenSSH SFTP server through the
 // whole workflow: a server that goes away and comes back, one that stays down, and refused credentials.
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchBackupArchive } from '../../services/backup-copies.ts';
 import { extractArchive } from '../../archive/read.ts';
-import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
+import { eventually } from '../harness/api.ts';
 import { startS3Server, type S3Server } from '../harness/s3-server.ts';
 import { startSftpServer, type SftpServer } from '../harness/sftp-server.ts';
-import {
-  catalogPool,
-  createDatabase,
-  scratchDir,
-  sql,
-  stack,
-  startTestWorker,
-  superuserUrl,
-  temporalClient,
-  type TestWorker,
-} from '../harness/stack.ts';
+import { createDatabase, scratchDir, sql, superuserUrl, useStack } from '../harness/stack.ts';
 import pgClient from 'pg';
 import path from 'node:path';
 
-let db: pg.Pool;
-let worker: TestWorker;
-let client: Client;
-let api: TestApi;
+const { db, worker, client, api, createTarget: createStackTarget } = useStack();
 let s3: S3Server;
 let sftp: SftpServer;
 
 beforeAll(async () => {
-  db = catalogPool();
-  worker = await startTestWorker({ db, storageDir: scratchDir('default-storage') });
-  client = await temporalClient();
-  api = await createTestApi(db, client, worker);
   s3 = await startS3Server();
   sftp = await startSftpServer();
 });
 
 afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  await db?.end();
   await s3?.stop();
   await sftp?.stop();
 });
 
-async function createTarget(prefix: string, database: string, destinations: string[]) {
-  const s = stack();
-  const response = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
-    body: {
-      name: `${prefix}-${database.slice(-8)}`,
-      host: '127.0.0.1',
-      port: s.pgPort,
-      database,
-      username: s.pgSuperuser,
-      password: s.pgPassword,
-      destinations,
-    },
-  });
-  expect(response.status, JSON.stringify(response.body)).toBe(201);
-  return response.body;
+/** A target named after `prefix` and the database that backs up to `destinations`. */
+function createTarget(prefix: string, database: string, destinations: string[]) {
+  return createStackTarget(`${prefix}-${database.slice(-8)}`, database, { destinations });
 }
 
 interface BackupView {

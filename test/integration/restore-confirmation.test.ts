@@ -7,39 +7,34 @@ import { generateIdentity } from '../../archive/encryption.ts';
 import { eventually } from '../harness/api.ts';
 import {
   backUp,
-  createTarget,
   preview,
   restoreOperation,
   snapshot,
   startRestore,
-  startRestoreStack,
   waitForRestore,
-  type RestoreStack,
 } from '../harness/restore.ts';
-import { createDatabase, sql } from '../harness/stack.ts';
+import { createDatabase, sql, useStack } from '../harness/stack.ts';
 
-let s: RestoreStack;
+const s = useStack();
 let database: string;
 let target: { id: string; name: string };
 let backupA: string;
 let backupB: string;
 
 beforeAll(async () => {
-  s = await startRestoreStack();
   database = await createDatabase('rtoken');
   await sql(
     database,
     'create table notes (id serial primary key, body text); insert into notes (body) values (1)',
   );
-  target = await createTarget(s.api, `rtoken-${database.slice(-8)}`, database);
+  target = await s.createTarget(`rtoken-${database.slice(-8)}`, database);
   backupA = await backUp(s.api, target.name);
   await sql(database, `insert into notes (body) values ('after A')`);
   backupB = await backUp(s.api, target.name);
 });
 
 afterAll(async () => {
-  await s?.db.query(`update settings set value = value - 'restoreApproval'`).catch(() => undefined);
-  await s?.stop();
+  await s.db.query(`update settings set value = value - 'restoreApproval'`).catch(() => undefined);
 });
 
 async function restoreWith(backupId: string, body: Record<string, unknown>, token = s.api.tokens.admin) {
@@ -227,7 +222,7 @@ describe('an encrypted backup', () => {
       sealed,
       `create table ledger (id int primary key, note text); insert into ledger values (1, 'one')`,
     );
-    const sealedTarget = await createTarget(s.api, `rsealed-${sealed.slice(-8)}`, sealed, {
+    const sealedTarget = await s.createTarget(`rsealed-${sealed.slice(-8)}`, sealed, {
       encryption: { recipients: [recipient] },
     });
     const backupId = await backUp(s.api, sealedTarget.name);
@@ -283,7 +278,7 @@ describe('a target whose backups are encrypted to other keys', () => {
     const now = await generateIdentity();
     const database = await createDatabase('rekeyed');
     await sql(database, 'create table t (id int primary key); insert into t values (1)');
-    const target = await createTarget(s.api, `rekeyed-${database.slice(-8)}`, database, {
+    const target = await s.createTarget(`rekeyed-${database.slice(-8)}`, database, {
       encryption: { recipients: [before.recipient] },
     });
     const backupId = await backUp(s.api, target.name);

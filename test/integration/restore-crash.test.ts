@@ -1,81 +1,45 @@
 // The worker process killed with SIGKILL while it restores: its psql never commits, the restarted worker
 // takes the step over, fetches the archive again, and the restore ends with the database and documents
 // exactly the backup's.
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestApi } from '../harness/api.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
 import { eventually } from '../harness/api.ts';
 import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
+import { backUp, documentsSnapshot, snapshot, startRestore, waitForRestore } from '../harness/restore.ts';
 import {
-  backUp,
-  createApiForQueue,
-  createTarget,
-  documentsSnapshot,
-  snapshot,
-  startRestore,
-  waitForRestore,
-} from '../harness/restore.ts';
-import {
-  catalogPool,
   createDatabase,
   scratchDir,
+  sessionsWaitingForLock,
   sql,
-  stack,
   superuserUrl,
-  temporalClient,
-  testSecretKey,
+  useStack,
 } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let client: Client;
+// No worker in this process: the test starts worker processes and kills them.
+const { client, worker, api, storageDir, createTarget } = useStack({ workers: 0 });
 
-beforeAll(async () => {
-  db = catalogPool();
-  client = await temporalClient();
-});
+afterAll(() => killWorkerProcesses());
 
-afterAll(async () => {
-  killWorkerProcesses();
-  await client?.connection.close();
-  await db?.end();
-});
-
-async function restoreSessions(database: string, operationId: string): Promise<number[]> {
-  const rows = await sql<{ pid: number }>(
-    database,
-    `select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
-    [`lifeboat-restore-${operationId}`],
-  );
-  return rows.map((row) => row.pid);
-}
+const restoreSessions = (database: string, operationId: string) =>
+  sessionsWaitingForLock(database, `lifeboat-restore-${operationId}`);
 
 describe('a worker killed during a restore', () => {
   it('is restarted, and the restore resumes and ends with the database and documents of the backup', async () => {
-    const s = stack();
     const database = await createDatabase('rcrash');
     await fillRichDatabase(database);
     const documentsDir = path.join(scratchDir('rcrash-docs'), 'documents');
     writeDocumentsTree(documentsDir);
-    const storageDir = scratchDir('rcrash-storage');
-    const taskQueue = `rcrash-${randomUUID()}`;
-    const env = {
-      LIFEBOAT_DATABASE_URL: s.catalogUrl,
-      LIFEBOAT_SECRET_KEY: testSecretKey,
-      TEMPORAL_ADDRESS: s.temporalAddress,
-      LIFEBOAT_TASK_QUEUE: taskQueue,
-      LIFEBOAT_WORKER_ID: 'restore-crash-worker',
-      LIFEBOAT_STORAGE_URL: `file://${storageDir}`,
-      LIFEBOAT_WORK_DIR: scratchDir('rcrash-work'),
-      LIFEBOAT_WORKFLOW_BUNDLE: s.workflowBundlePath,
+    const launch = {
+      taskQueue: worker.taskQueue,
+      workerId: 'restore-crash-worker',
+      storageDir,
+      workDir: scratchDir('rcrash-work'),
     };
-    let worker = await startWorkerProcess(env);
-    const api: TestApi = await createApiForQueue(db, client, taskQueue, storageDir);
-    const target = await createTarget(api, `rcrash-${database.slice(-8)}`, database, { documentsDir });
+    let workerProcess = await startWorkerProcess(launch);
+    const target = await createTarget(`rcrash-${database.slice(-8)}`, database, { documentsDir });
     const backupId = await backUp(api, target.name);
     const atBackup = await snapshot(database);
     const documentsAtBackup = documentsSnapshot(documentsDir);
@@ -97,10 +61,10 @@ describe('a worker killed during a restore', () => {
         'the first restore session',
       );
 
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.kill('SIGKILL');
+      const exited = new Promise((resolve) => workerProcess.once('exit', resolve));
+      workerProcess.kill('SIGKILL');
       await exited;
-      worker = await startWorkerProcess(env);
+      workerProcess = await startWorkerProcess(launch);
       // The retried step ends the first attempt's orphaned session and queues behind the lock itself.
       await eventually(
         async () => {

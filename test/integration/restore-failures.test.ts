@@ -5,34 +5,23 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getBackup } from '../../catalog/backups.ts';
 import { eventually } from '../harness/api.ts';
 import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
 import {
   backUp,
-  createTarget,
   documentsSnapshot,
   preview,
   restoreOperation,
   snapshot,
   startRestore,
-  startRestoreStack,
   waitForLockedRestore,
   waitForRestore,
-  type RestoreStack,
 } from '../harness/restore.ts';
-import { createDatabase, scratchDir, sql, superuserUrl } from '../harness/stack.ts';
+import { createDatabase, scratchDir, sql, superuserUrl, useStack } from '../harness/stack.ts';
 
-let s: RestoreStack;
-
-beforeAll(async () => {
-  s = await startRestoreStack();
-});
-
-afterAll(async () => {
-  await s?.stop();
-});
+const s = useStack();
 
 /** A backed-up target whose database then changed, so that "as before" differs from the backup. */
 async function changedAfterBackup(prefix: string, options: { documents?: boolean; rows?: number } = {}) {
@@ -47,8 +36,7 @@ async function changedAfterBackup(prefix: string, options: { documents?: boolean
   }
   const documentsDir = options.documents ? path.join(scratchDir(`${prefix}-docs`), 'documents') : undefined;
   if (documentsDir) writeDocumentsTree(documentsDir);
-  const target = await createTarget(
-    s.api,
+  const target = await s.createTarget(
     `${prefix}-${database.slice(-8)}`,
     database,
     documentsDir ? { documentsDir } : {},
@@ -79,6 +67,23 @@ async function holdLock(database: string, statement: string) {
       await client.end();
     },
   };
+}
+
+/** A full restore that queues behind a lock on sales.customers; `whileQueued` runs, then the lock goes. */
+async function restoreBehindLock(
+  database: string,
+  backupId: string,
+  whileQueued: (operationId: string) => Promise<void> | void,
+): Promise<string> {
+  const lock = await holdLock(database, 'select count(*) from sales.customers');
+  try {
+    const { operationId } = await startRestore(s.api, backupId, { mode: 'full' });
+    await waitForLockedRestore(database, operationId);
+    await whileQueued(operationId);
+    return operationId;
+  } finally {
+    await lock.release();
+  }
 }
 
 describe('a flipped byte in the archive', () => {
@@ -139,7 +144,7 @@ describe('a restore that fails midway', () => {
       `create role ${role}; create table public.owned (id int); insert into public.owned values (1), (2);
        alter table public.owned owner to ${role};`,
     );
-    const target = await createTarget(s.api, `rrole-${database.slice(-8)}`, database);
+    const target = await s.createTarget(`rrole-${database.slice(-8)}`, database);
     const backupId = await backUp(s.api, target.name);
     await sql(
       database,
@@ -161,21 +166,15 @@ describe('a restore that fails midway', () => {
   it('with pg_restore killed: nothing is committed, the target stays as it was', async () => {
     const { database, backupId } = await changedAfterBackup('rkill', { rows: 60_000 });
     const before = await snapshot(database);
-    // The restore queues behind this lock, so pg_restore is mid-stream when it is killed.
-    const lock = await holdLock(database, 'select count(*) from sales.customers');
-    let operationId: string;
-    try {
-      ({ operationId } = await startRestore(s.api, backupId, { mode: 'full' }));
-      await waitForLockedRestore(sql, database, operationId);
+    // The restore queues behind the lock, so pg_restore is mid-stream when it is killed.
+    const operationId = await restoreBehindLock(database, backupId, (operationId) => {
       const pids = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
         .split('\n')
         .filter((line) => line.includes('pg_restore') && line.includes(`restore-${operationId}`))
         .map((line) => Number(line.trim().split(/\s+/)[0]));
       expect(pids).toHaveLength(1);
       process.kill(pids[0]!, 'SIGKILL');
-    } finally {
-      await lock.release();
-    }
+    });
     const ended = await waitForRestore(s.api, operationId);
     expect(ended).toMatchObject({ status: 'failed', errorCode: 'PG_RESTORE_FAILED' });
     expect(ended.errorMessage).toContain('SIGKILL');
@@ -187,11 +186,7 @@ describe('cancelling a restore', () => {
   it('while it loads the database: rolled back; a second restore of the same target meanwhile is a 409', async () => {
     const { database, target, backupId } = await changedAfterBackup('rcancel');
     const before = await snapshot(database);
-    const lock = await holdLock(database, 'select count(*) from sales.customers');
-    let operationId: string;
-    try {
-      ({ operationId } = await startRestore(s.api, backupId, { mode: 'full' }));
-      await waitForLockedRestore(sql, database, operationId);
+    const operationId = await restoreBehindLock(database, backupId, async (operationId) => {
       const running = await restoreOperation(s.api, operationId);
       expect(running.progress).toMatchObject({ step: 'restore-database', status: 'running' });
       const status = await s.api.json<{ items: { id: string; progress: { step: string } | null }[] }>(
@@ -213,9 +208,7 @@ describe('cancelling a restore', () => {
 
       const cancel = await s.api.json('POST', `/api/admin/restores/${operationId}/cancel`);
       expect(cancel.status).toBe(202);
-    } finally {
-      await lock.release();
-    }
+    });
     const ended = await waitForRestore(s.api, operationId);
     expect(ended).toMatchObject({ status: 'cancelled', errorCode: 'CANCELLED' });
     expect(ended.rollback?.status).toBe('completed');
@@ -235,7 +228,7 @@ describe('cancelling a restore', () => {
     let operationId: string;
     try {
       ({ operationId } = await startRestore(s.api, backupId, { mode: 'full' }));
-      await waitForLockedRestore(sql, database, operationId);
+      await waitForLockedRestore(database, operationId);
       await second.query('begin');
       const secondPid = (await second.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       const secondLocked = second.query('lock table sales.customers in access exclusive mode');

@@ -3,23 +3,20 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackup } from '../../catalog/backups.ts';
 import { fillRichDatabase, schemaDump, writeDocumentsTree } from '../harness/fixtures.ts';
 import {
   backUp,
-  createTarget,
   documentsSnapshot,
   snapshot,
   startRestore,
-  startRestoreStack,
   waitForRestore,
   type DatabaseSnapshot,
-  type RestoreStack,
 } from '../harness/restore.ts';
-import { createDatabase, scratchDir, sql, superuserUrl } from '../harness/stack.ts';
+import { createDatabase, scratchDir, sql, superuserUrl, useStack } from '../harness/stack.ts';
 
-let s: RestoreStack;
+const s = useStack();
 /** One rich source database, backed up once, restored in every mode. */
 let source: string;
 let sourceTarget: { id: string; name: string };
@@ -29,19 +26,14 @@ let documentsDir: string;
 let documentsAtBackup: Record<string, string>;
 
 beforeAll(async () => {
-  s = await startRestoreStack();
   source = await createDatabase('rsrc');
   await fillRichDatabase(source);
   documentsDir = path.join(scratchDir('rdocs'), 'documents');
   writeDocumentsTree(documentsDir);
-  sourceTarget = await createTarget(s.api, `rsrc-${source.slice(-8)}`, source, { documentsDir });
+  sourceTarget = await s.createTarget(`rsrc-${source.slice(-8)}`, source, { documentsDir });
   backupId = await backUp(s.api, sourceTarget.name);
   atBackup = await snapshot(source);
   documentsAtBackup = documentsSnapshot(documentsDir);
-});
-
-afterAll(async () => {
-  await s?.stop();
 });
 
 describe('a full restore into the same target', () => {
@@ -126,7 +118,7 @@ describe('restoring into another database', () => {
   it('restores the schema only into another target: the same schema, every table empty', async () => {
     const other = await createDatabase('rschema');
     await sql(other, 'create table leftovers (id int); insert into leftovers values (1)');
-    const target = await createTarget(s.api, `rschema-${other.slice(-8)}`, other);
+    const target = await s.createTarget(`rschema-${other.slice(-8)}`, other);
     const { operationId, preview } = await startRestore(s.api, backupId, {
       mode: 'schema-only',
       destination: { target: target.name },
@@ -145,7 +137,7 @@ describe('restoring into another database', () => {
 describe('data-only and selected-table restores', () => {
   it('replaces the rows of every table, the sequences and the large objects, keeping the schema', async () => {
     const copy = await createDatabase('rdata');
-    const target = await createTarget(s.api, `rdata-${copy.slice(-8)}`, copy);
+    const target = await s.createTarget(`rdata-${copy.slice(-8)}`, copy);
     const schemaOnly = await startRestore(s.api, backupId, {
       mode: 'schema-only',
       destination: { target: target.name },
@@ -172,7 +164,7 @@ describe('data-only and selected-table restores', () => {
     const copy = `rtables_${Date.now().toString(36)}`;
     const full = await startRestore(s.api, backupId, { mode: 'full', destination: { database: copy } });
     expect((await waitForRestore(s.api, full.operationId)).status).toBe('completed');
-    const target = await createTarget(s.api, `rtables-${copy.slice(-8)}`, copy);
+    const target = await s.createTarget(`rtables-${copy.slice(-8)}`, copy);
     await sql(
       copy,
       `update sales.orders set note = 'changed';
@@ -211,7 +203,7 @@ describe('other sessions on the destination', () => {
   it('are reported by the preview and, when asked, ended before the restore takes its locks', async () => {
     const busy = await createDatabase('rbusy');
     await sql(busy, `create table jobs (id int primary key); insert into jobs values (1), (2)`);
-    const target = await createTarget(s.api, `rbusy-${busy.slice(-8)}`, busy);
+    const target = await s.createTarget(`rbusy-${busy.slice(-8)}`, busy);
     const busyBackup = await backUp(s.api, target.name);
     const atBusyBackup = await snapshot(busy);
     await sql(busy, 'delete from jobs');

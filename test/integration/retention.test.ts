@@ -3,61 +3,20 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getBackup, listBackups } from '../../catalog/backups.ts';
-import { createRetentionActivities } from '../../activities/retention.ts';
+import { applyRetention } from '../../services/retention.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { retentionSweepWorkflow } from '../../workflows/retention.ts';
-import { createTestApi, type TestApi } from '../harness/api.ts';
-import {
-  catalogPool,
-  createDatabase,
-  scratchDir,
-  stack,
-  startTestWorker,
-  temporalClient,
-  type TestWorker,
-} from '../harness/stack.ts';
+import { createDatabase, stack, useStack } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let worker: TestWorker;
-let client: Client;
-let api: TestApi;
-let storageDir: string;
+const { db, worker, client, api, storageDir, createTarget: createStackTarget } = useStack();
 
-beforeAll(async () => {
-  db = catalogPool();
-  storageDir = scratchDir('storage');
-  worker = await startTestWorker({ db, storageDir });
-  client = await temporalClient();
-  api = await createTestApi(db, client, worker);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  await db?.end();
-});
-
+/** A target on a new database with the given retention policy. */
 async function createTarget(retention: Record<string, unknown>) {
   const database = await createDatabase('ret');
-  const s = stack();
-  const { status, body } = await api.json<{ id: string; name: string }>('POST', '/api/admin/targets', {
-    body: {
-      name: `ret-${database.slice(-8)}`,
-      host: '127.0.0.1',
-      port: s.pgPort,
-      database,
-      username: s.pgSuperuser,
-      password: s.pgPassword,
-      retention,
-    },
-  });
-  expect(status).toBe(201);
-  return body;
+  return createStackTarget(`ret-${database.slice(-8)}`, database, { retention });
 }
 
 /** Starts a backup and waits for its whole workflow, including the retention pass that follows it. */
@@ -160,18 +119,14 @@ describe('retention', () => {
       delete: () => Promise.reject(new LifeboatError('STORAGE_UNAVAILABLE', 'storage is down for the test')),
     };
     const brokenStorages = { ...worker.storages, open: () => broken };
-    const failing = await createRetentionActivities({ db, storages: brokenStorages }).applyRetention({
-      targetId: target.id,
-    });
+    const failing = await applyRetention({ db, storages: brokenStorages }, target.id);
     expect(failing).toMatchObject({ removed: 0, failed: [{ id: older }] });
     const marked = await getBackup(db, older);
     expect(marked.status).toBe('completed');
     expect(marked.deletionError).toContain('storage is down for the test');
     expect(existsSync(path.join(storageDir, marked.storageKey!))).toBe(true);
 
-    const retried = await createRetentionActivities({ db, storages: worker.storages }).applyRetention({
-      targetId: target.id,
-    });
+    const retried = await applyRetention({ db, storages: worker.storages }, target.id);
     expect(retried).toMatchObject({ removed: 1, failed: [] });
     expect(
       (await listBackups(db, { target: target.name, limit: 10, offset: 0 })).items.map((b) => b.id),

@@ -1,58 +1,20 @@
 // Backup schedules are real Temporal Schedules: they fire, two workers make one backup per run, a pause
 // made with the temporal CLI shows in the API at once, and a trigger runs one backup.
 import { execFileSync } from 'node:child_process';
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { temporalCliPath } from '../../stack/temporal-dev-server.ts';
-import { createTestApi, eventually, type TestApi } from '../harness/api.ts';
-import {
-  catalogPool,
-  createDatabase,
-  scratchDir,
-  stack,
-  startTestWorker,
-  temporalClient,
-  type TestWorker,
-} from '../harness/stack.ts';
+import { eventually } from '../harness/api.ts';
+import { createDatabase, stack, useStack } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let workers: TestWorker[] = [];
-let client: Client;
-let api: TestApi;
+// Two workers on the same task queue, as in a deployment with two worker processes.
+const { db, api, createTarget } = useStack({ workers: 2 });
 let targetName: string;
 
 beforeAll(async () => {
-  db = catalogPool();
-  const storageDir = scratchDir('storage');
-  const first = await startTestWorker({ db, storageDir });
-  // A second worker on the same task queue, as in a deployment with two worker processes.
-  const second = await startTestWorker({ db, storageDir, taskQueue: first.taskQueue });
-  workers = [first, second];
-  client = await temporalClient();
-  api = await createTestApi(db, client, first);
   const database = await createDatabase('sched');
   targetName = `sched-${database.slice(-8)}`;
-  const s = stack();
-  const created = await api.json('POST', '/api/admin/targets', {
-    body: {
-      name: targetName,
-      host: '127.0.0.1',
-      port: s.pgPort,
-      database,
-      username: s.pgSuperuser,
-      password: s.pgPassword,
-      // Keep every run: this file counts scheduled backups, and retention would prune runs of one hour.
-      retention: { keepLast: -1 },
-    },
-  });
-  expect(created.status).toBe(201);
-});
-
-afterAll(async () => {
-  for (const worker of workers) await worker.stop();
-  await client?.connection.close();
-  await db?.end();
+  // Keep every run: this file counts scheduled backups, and retention would prune runs of one hour.
+  await createTarget(targetName, database, { retention: { keepLast: -1 } });
 });
 
 interface ScheduleView {

@@ -17,6 +17,7 @@ import type { Storage } from '../../storage/storage.ts';
 import { isPermanent, LifeboatError } from '../../domain/errors.ts';
 import { startS3Server, type S3Server } from '../harness/s3-server.ts';
 import { describeStorageContract } from '../storage/contract.ts';
+import { readAll } from '../support/streams.ts';
 
 const mebibyte = 1024 * 1024;
 const opened: Storage[] = [];
@@ -26,12 +27,6 @@ function openS3(url: string): Storage {
   const storage = createS3Storage(new URL(url), (name) => process.env[name]);
   opened.push(storage);
   return storage;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** `content` in 1 MiB chunks, each after `delayMs`; awaits `onHalfway` once half has been handed over. */

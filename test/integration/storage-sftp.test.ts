@@ -8,6 +8,7 @@ import { createSftpStorage } from '../../storage/sftp/backend.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { startSftpServer, type SftpServer } from '../harness/sftp-server.ts';
 import { describeStorageContract } from '../storage/contract.ts';
+import { failingBody, readAll } from '../support/streams.ts';
 
 let server: SftpServer;
 const opened: Storage[] = [];
@@ -37,23 +38,6 @@ function logSince(from: number): string {
 
 function logLength(): number {
   return readFileSync(server.logFile, 'utf8').length;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function failingBody(goodBytes: number): Readable {
-  let sent = false;
-  return new Readable({
-    read() {
-      if (sent) return this.destroy(new Error('source broke'));
-      sent = true;
-      this.push(randomBytes(goodBytes));
-    },
-  });
 }
 
 describeStorageContract('sftp', () => Promise.resolve(open(server.url(`contract-${randomUUID()}`))));

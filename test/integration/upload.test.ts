@@ -1,43 +1,27 @@
 // Uploading an archive made elsewhere: a real one is registered and restorable; hostile or damaged ones
 // are refused with nothing kept, against the real catalog, local storage and PostgreSQL.
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
-import type { Client } from '@temporalio/client';
-import type pg from 'pg';
 import tarStream from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { extractArchive } from '../../archive/read.ts';
 import { writeArchive } from '../../archive/write.ts';
-import { createSecretBox } from '../../catalog/secret-box.ts';
 import { createToken } from '../../catalog/tokens.ts';
-import type { Storage } from '../../storage/storage.ts';
-import { createStorageRegistry, type StorageRegistry } from '../../storage/registry.ts';
 import { createApp, type LifeboatApp } from '../../api/app.ts';
-import type { UploadRouteDeps } from '../../api/routes/upload.ts';
+import type { ApiDeps } from '../../api/context.ts';
 import type { Manifest } from '../../domain/manifest.ts';
 import { archiveKey, type Compression } from '../../domain/naming.ts';
-import { restoreDumpByHand } from '../harness/fixtures.ts';
-import {
-  catalogPool,
-  createDatabase,
-  scratchDir,
-  sql,
-  stack,
-  temporalClient,
-  testSecretKey,
-} from '../harness/stack.ts';
+import { dumpByHand, restoreDumpByHand } from '../harness/fixtures.ts';
+import { createDatabase, scratchDir, sql, stack, useStack } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let client: Client;
-let storages: StorageRegistry;
-let storage: Storage;
-let storageDir: string;
+// No worker: an upload only registers a backup. The app is this file's own, with upload settings.
+const { db, client, worker, storageDir } = useStack({ workers: 0 });
+const { storage } = worker;
 let stagingDir: string;
-let deps: UploadRouteDeps;
+let deps: ApiDeps;
 let app: LifeboatApp;
 let tokens: { admin: string; operator: string; viewer: string };
 let adminName: string;
@@ -50,21 +34,8 @@ let dumpFile: string;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 beforeAll(async () => {
-  db = catalogPool();
-  client = await temporalClient();
-  storageDir = scratchDir('upload-storage');
   stagingDir = scratchDir('upload-staging');
-  storages = createStorageRegistry(`file://${storageDir}`, () => undefined);
-  storage = storages.open(storages.defaultUrl);
-  deps = {
-    db,
-    secrets: createSecretBox(testSecretKey),
-    storage,
-    storages,
-    temporal: client,
-    taskQueue: `upload-${randomUUID()}`,
-    upload: { stagingDir },
-  };
+  deps = { db, temporal: client, ...worker, upload: { stagingDir } };
   app = createApp(deps);
   const suffix = randomBytes(4).toString('hex');
   adminName = `upload-admin-${suffix}`;
@@ -92,29 +63,7 @@ beforeAll(async () => {
   expect(created.status).toBe(201);
   targetId = ((await created.json()) as { id: string }).id;
   dumpFile = path.join(scratchDir('upload-dump'), 'source.dump');
-  execFileSync(
-    path.join(s.pgBinDir, 'pg_dump'),
-    [
-      '-Fc',
-      '-Z0',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(s.pgPort),
-      '-U',
-      s.pgSuperuser,
-      '-f',
-      dumpFile,
-      sourceDatabase,
-    ],
-    { env: { ...process.env, PGPASSWORD: s.pgPassword } },
-  );
-});
-
-afterAll(async () => {
-  await storages?.closeAll();
-  await client?.connection.close();
-  await db?.end();
+  dumpByHand(sourceDatabase, dumpFile);
 });
 
 async function call(
@@ -327,6 +276,37 @@ describe('POST /api/admin/backups/upload', () => {
     expect(second.body).toMatchObject({ targetName, trigger: 'upload', sha256: built.sha256 });
     expect(second.body.storageKey).toMatch(/\.tar$/);
     expect(sha256(readFileSync(path.join(storageDir, second.body.storageKey as string)))).toBe(built.sha256);
+  });
+
+  it("stores an upload in each of its target's own destinations, as the target's backups are, not in the default storage", async () => {
+    const s = stack();
+    const [primary, secondary] = [scratchDir('upload-primary'), scratchDir('upload-secondary')];
+    const name = `${targetName}-own`;
+    const created = await call('POST', '/api/admin/targets', {
+      json: {
+        name,
+        url: `postgres://${s.pgSuperuser}:${s.pgPassword}@127.0.0.1:${s.pgPort}/${sourceDatabase}`,
+        destinations: [`file://${primary}`, `file://${secondary}`],
+      },
+    });
+    expect(created.status).toBe(201);
+    const { bytes, built } = await realArchive({ backupId: randomUUID() });
+    const uploaded = await upload(bytes, `?target=${name}`);
+    expect(uploaded.status).toBe(201);
+    const key = uploaded.body.storageKey as string;
+    expect(uploaded.body).toMatchObject({
+      targetName: name,
+      storageUrl: `file://${primary}`,
+      copies: [
+        { position: 0, storageUrl: `file://${primary}`, status: 'completed' },
+        { position: 1, storageUrl: `file://${secondary}`, status: 'completed' },
+      ],
+    });
+    for (const dir of [primary, secondary]) {
+      expect(sha256(readFileSync(path.join(dir, key)))).toBe(built.sha256);
+      expect(existsSync(path.join(dir, `${key}.manifest.json`))).toBe(true);
+    }
+    expect(existsSync(path.join(storageDir, key))).toBe(false);
   });
 
   it('refuses path traversal with 400 VALIDATION_FAILED and writes nothing outside the staging directory', async () => {

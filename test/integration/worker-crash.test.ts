@@ -1,54 +1,34 @@
 // The worker process killed with SIGKILL in the middle of a dump: after a restart the same backup
 // completes and verifies, and nothing half-written is ever listed as finished.
 import { execFileSync } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { getBackup, listBackups } from '../../catalog/backups.ts';
-import { createSecretBox } from '../../catalog/secret-box.ts';
-import { createTarget } from '../../catalog/targets.ts';
-import { createStorageRegistry } from '../../storage/registry.ts';
-import { startBackup } from '../../services/start-backup.ts';
+import { startBackup } from '../../services/backups.ts';
 import type { Manifest } from '../../domain/manifest.ts';
-import { resolveTargetInput } from '../../domain/target.ts';
 import { killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
 import { eventually } from '../harness/api.ts';
 import {
-  catalogPool,
+  createCatalogTarget,
   createDatabase,
   scratchDir,
+  sessionsWaitingForLock,
   sql,
   stack,
   superuserUrl,
-  temporalClient,
-  testSecretKey,
+  useStack,
 } from '../harness/stack.ts';
 
-let db: pg.Pool;
-let client: Client;
+// No worker in this process: the test starts worker processes and kills them.
+const { db, client, worker, storageDir } = useStack({ workers: 0 });
 
-beforeAll(async () => {
-  db = catalogPool();
-  client = await temporalClient();
-});
+afterAll(() => killWorkerProcesses());
 
-afterAll(async () => {
-  killWorkerProcesses();
-  await client?.connection.close();
-  await db?.end();
-});
-
-async function dumpSessions(database: string, backupId: string): Promise<number[]> {
-  const rows = await sql<{ pid: number }>(
-    database,
-    `select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
-    [`lifeboat-backup-${backupId}`],
-  );
-  return rows.map((row) => row.pid);
-}
+const dumpSessions = (database: string, backupId: string) =>
+  sessionsWaitingForLock(database, `lifeboat-backup-${backupId}`);
 
 describe('a worker killed during a dump', () => {
   it('is restarted and the same backup completes, verified, with nothing half-written listed', async () => {
@@ -58,29 +38,12 @@ describe('a worker killed during a dump', () => {
       source,
       `create table busy (id int, body text); insert into busy select g, md5(g::text) from generate_series(1, 5000) g`,
     );
-    const secrets = createSecretBox(testSecretKey);
-    const resolved = resolveTargetInput({
-      name: `crash-${source.slice(-8)}`,
-      host: '127.0.0.1',
-      port: s.pgPort,
-      database: source,
-      username: s.pgSuperuser,
-      password: s.pgPassword,
-    });
-    if (!resolved.ok) throw new Error(resolved.message);
-    const target = await createTarget(db, secrets, resolved.value);
-    const storageDir = scratchDir('crash-storage');
-    const storages = createStorageRegistry(`file://${storageDir}`, () => undefined);
-    const taskQueue = `crash-${randomUUID()}`;
-    const env = {
-      LIFEBOAT_DATABASE_URL: s.catalogUrl,
-      LIFEBOAT_SECRET_KEY: testSecretKey,
-      TEMPORAL_ADDRESS: s.temporalAddress,
-      LIFEBOAT_TASK_QUEUE: taskQueue,
-      LIFEBOAT_WORKER_ID: 'crash-test-worker',
-      LIFEBOAT_STORAGE_URL: `file://${storageDir}`,
-      LIFEBOAT_WORK_DIR: scratchDir('crash-work'),
-      LIFEBOAT_WORKFLOW_BUNDLE: s.workflowBundlePath,
+    const target = await createCatalogTarget(db, worker.secrets, `crash-${source.slice(-8)}`, source);
+    const launch = {
+      taskQueue: worker.taskQueue,
+      workerId: 'crash-test-worker',
+      storageDir,
+      workDir: scratchDir('crash-work'),
     };
 
     const blocker = new pg.Client({ connectionString: superuserUrl(source) });
@@ -88,9 +51,9 @@ describe('a worker killed during a dump', () => {
     try {
       // pg_dump queues behind this lock, so the kill lands in the middle of the dump.
       await blocker.query('begin; lock table busy in access exclusive mode');
-      const first = await startWorkerProcess(env);
+      const first = await startWorkerProcess(launch);
       const { backupId } = await startBackup(
-        { db, temporal: client, taskQueue, secrets, storage: storages.open(storages.defaultUrl), storages },
+        { db, temporal: client, ...worker },
         {
           target,
           trigger: 'manual',
@@ -120,7 +83,7 @@ describe('a worker killed during a dump', () => {
       });
       expect(afterKill.total).toBe(0);
 
-      await startWorkerProcess(env);
+      await startWorkerProcess(launch);
       // The retried dump ends the orphaned pg_dump's session and queues behind the lock itself.
       await eventually(
         async () => {

@@ -7,27 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../../domain/errors.ts';
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** A body that fails after `goodBytes`, like a network or disk error in the middle of an upload. */
-function failingBody(goodBytes: number): Readable {
-  let sent = false;
-  return new Readable({
-    read() {
-      if (!sent) {
-        sent = true;
-        this.push(randomBytes(goodBytes));
-      } else {
-        this.destroy(new Error('source broke'));
-      }
-    },
-  });
-}
+import { failingBody, readAll } from '../support/streams.ts';
 
 export function describeStorageContract(name: string, open: () => Promise<Storage>): void {
   describe(`${name} storage`, () => {

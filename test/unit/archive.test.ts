@@ -7,25 +7,10 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { countBytes, digestStream, listDocuments, writeArchive } from '../../archive/write.ts';
 import type { Manifest } from '../../domain/manifest.ts';
+import { manifestBase } from '../support/manifest.ts';
 import { tempDir } from '../support/temp-dirs.ts';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-
-const baseManifest: Omit<Manifest, 'files'> = {
-  formatVersion: 1,
-  lifeboatVersion: 'test',
-  backupId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
-  target: 'shop',
-  database: { name: 'shop', serverVersion: '15.4', serverVersionNum: 150004, sizeBytes: 1 },
-  pgDump: { version: '15.4', format: 'custom', compression: 'none' },
-  archive: { compression: 'zstd' },
-  trigger: 'manual',
-  startedAt: '2026-01-01T00:00:00.000Z',
-  dumpFinishedAt: '2026-01-01T00:00:05.000Z',
-  tables: [],
-  documents: null,
-  options: { tags: [] },
-};
 
 function fixture() {
   const dir = tempDir('archive');
@@ -56,7 +41,7 @@ describe('writeArchive', () => {
           { entryName: 'database/shop.dump', file: dump, sizeBytes: 70_000, mtime: new Date() },
           ...documents,
         ],
-        manifest: { ...baseManifest, archive: { compression } },
+        manifest: { ...manifestBase, archive: { compression } },
         outputFile: output,
         compression,
       });
@@ -89,7 +74,7 @@ describe('writeArchive', () => {
     await expect(
       writeArchive({
         sources: [{ entryName: 'database/shop.dump', file: dump, sizeBytes: 90_000, mtime: new Date() }],
-        manifest: baseManifest,
+        manifest: manifestBase,
         outputFile: path.join(dir, 'bad.tar'),
         compression: 'none',
       }),

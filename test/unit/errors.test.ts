@@ -1,6 +1,7 @@
 // What PostgreSQL's and pg_dump's errors become: a code that decides whether a retry can help.
 import { describe, expect, it } from 'vitest';
-import { classifyConnectionError, classifyDumpStderr } from '../../postgres/server.ts';
+import { classifyConnectionError } from '../../postgres/client.ts';
+import { classifyDumpStderr } from '../../postgres/pg-dump.ts';
 import { isPermanent } from '../../domain/errors.ts';
 
 const connection = { host: 'db', port: 5432, database: 'shop', username: 'app' };

@@ -1,30 +1,33 @@
-// domain/restore.ts: options and their binding, names, pg_restore's table of contents and what mode tables
-// takes from it, the SQL stream filter and row counter, verification, warnings and the estimate.
+// domain/restore/ and postgres/restore-sql-stream.ts: options and their binding, names, pg_restore's table of
+// contents and what mode tables takes from it, the SQL stream filter and row counter, verification, warnings
+// and the estimate.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  checkRestoredSql,
-  clearTablesSql,
-  compareRestoredTables,
   confirmationBinding,
   destinationLockKey,
-  estimateRestoreDurationMs,
-  parseCopyTarget,
   parseTableName,
-  parseTocHeaders,
   qualifiedName,
   resolveRestoreOptions,
-  restorePercent,
+  tableKey,
+  type RestoreDestination,
+} from '../../domain/restore/options.ts';
+import {
+  estimateRestoreDurationMs,
   restoreWarnings,
-  RestoreSqlStream,
+  type PreviewFacts,
+} from '../../domain/restore/preview.ts';
+import { restorePercent } from '../../domain/restore/progress.ts';
+import { checkRestoredSql, clearTablesSql } from '../../domain/restore/sql.ts';
+import {
+  parseTocHeaders,
   selectTables,
   splitTocList,
-  tableKey,
   tocOwners,
   tocTables,
-  type PreviewFacts,
-  type RestoreDestination,
-} from '../../domain/restore.ts';
+} from '../../domain/restore/toc.ts';
+import { compareRestoredTables } from '../../domain/restore/verify.ts';
+import { parseCopyTarget, RestoreSqlStream } from '../../postgres/restore-sql-stream.ts';
 
 describe('table names', () => {
   it('reads schema.table, a bare name in public, and double-quoted parts', () => {

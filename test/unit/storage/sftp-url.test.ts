@@ -1,6 +1,8 @@
 // What an sftp:// storage URL means, what it refuses, and how ssh2's failures map to error codes.
 import { describe, expect, it } from 'vitest';
-import { createSftpStorage, parseSftpUrl, toStorageError } from '../../../storage/sftp/backend.ts';
+import { createSftpStorage } from '../../../storage/sftp/backend.ts';
+import { toStorageError } from '../../../storage/sftp/session.ts';
+import { parseSftpUrl } from '../../../storage/sftp/url.ts';
 import { isPermanent, LifeboatError, type ErrorCode } from '../../../domain/errors.ts';
 
 const fingerprint = 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';

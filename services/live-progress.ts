@@ -1,10 +1,10 @@
-// Asks a running workflow a query, without letting a busy or gone worker hold up the API's answer.
+// Asks a running workflow a query, without letting a busy or gone worker hold up the caller's answer.
 import type { QueryDefinition } from '@temporalio/client';
-import type { ApiDeps } from './context.ts';
+import type { ServiceDeps } from './deps.ts';
 
 /** The query's answer, or null when the workflow cannot answer within `deps.queryTimeoutMs` (3 s). */
 export async function queryWithin<T>(
-  deps: ApiDeps,
+  deps: Pick<ServiceDeps, 'temporal' | 'queryTimeoutMs'>,
   workflowId: string,
   query: QueryDefinition<T, []>,
 ): Promise<T | null> {

@@ -1,0 +1,159 @@
+// Backups as the API and the activities both handle them: start, describe, cancel, delete everywhere.
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type pg from 'pg';
+import {
+  deleteBackupRow,
+  getBackup,
+  listBackupCopies,
+  type Backup,
+  type BackupCopy,
+} from '../catalog/backups.ts';
+import type { TokenIdentity } from '../catalog/tokens.ts';
+import type { Target } from '../catalog/targets.ts';
+import { LifeboatError } from '../domain/errors.ts';
+import { backupWorkflowId } from '../domain/naming.ts';
+import type { BackupProgress } from '../domain/progress.ts';
+import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
+import type { StorageRegistry } from '../storage/registry.ts';
+import type { backupWorkflow, BackupWorkflowInput } from '../workflows/backup.ts';
+import { progressQuery, recordedUpdate } from '../workflows/messages.ts';
+import { removeAllCopies } from './backup-copies.ts';
+import type { ServiceDeps } from './deps.ts';
+import { queryWithin } from './live-progress.ts';
+
+export interface BackupOrder {
+  target: Target;
+  trigger: 'manual';
+  requestedBy: string;
+  displayName: string | null;
+  description: string | null;
+  tags: string[];
+  protected: boolean;
+}
+
+/** How long a start waits for the workflow to record its row before answering anyway. */
+const recordedWaitMs = 15_000;
+
+/**
+ * Starts a backup workflow and waits until its first step has written the catalog row, so that the
+ * backup is listed when the caller hears of it. The workflow is the row's only writer; if Temporal
+ * refuses the start, nothing is recorded. With no worker polling, the answer comes after
+ * `recordedWaitMs` and the row appears when a worker takes the run.
+ */
+export async function startBackup(
+  deps: ServiceDeps,
+  order: BackupOrder,
+): Promise<{ backupId: string; workflowId: string }> {
+  const backupId = randomUUID();
+  const startedAt = new Date();
+  const workflowId = backupWorkflowId(order.target.name, startedAt, backupId);
+  const input: BackupWorkflowInput = {
+    backupId,
+    targetId: order.target.id,
+    trigger: order.trigger,
+    requestedBy: order.requestedBy,
+    displayName: order.displayName,
+    description: order.description,
+    tags: order.tags,
+    protected: order.protected,
+    startedAt: startedAt.toISOString(),
+  };
+  let handle;
+  try {
+    handle = await deps.temporal.workflow.start<typeof backupWorkflow>('backupWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: targetAttribute, value: order.target.name },
+        { key: triggerAttribute, value: order.trigger },
+        { key: statusAttribute, value: 'running' },
+      ],
+      staticSummary: `Backup of ${order.target.name} (${order.trigger})`,
+    });
+  } catch (error) {
+    const message =
+      error instanceof WorkflowExecutionAlreadyStartedError
+        ? 'A backup with this id is already running.'
+        : `Temporal did not accept the backup: ${(error as Error).message}`;
+    throw new LifeboatError('TEMPORAL_UNAVAILABLE', message);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  // A run that fails before its row exists ends in Temporal with its reason; the caller sees it there.
+  await Promise.race([
+    handle.executeUpdate(recordedUpdate).catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, recordedWaitMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  return { backupId, workflowId };
+}
+
+export interface BackupDetail extends Backup {
+  copies: BackupCopy[];
+  warnings: string[];
+  /** Live progress while it runs; null when it ended or cannot answer in time. */
+  progress: BackupProgress | null;
+}
+
+/** One backup with its copies, what is missing from them, and live progress while it runs. */
+export async function describeBackup(deps: ServiceDeps, id: string): Promise<BackupDetail> {
+  const backup = await getBackup(deps.db, id);
+  const copies = await listBackupCopies(deps.db, backup.id);
+  const warnings = copies
+    .filter((copy) => copy.status === 'failed')
+    .map(
+      (copy) =>
+        `The copy to ${copy.storageUrl} failed (${copy.errorCode}): ${copy.errorMessage} Only ` +
+        `${copies.length - 1} of ${copies.length} destinations hold this backup.`,
+    );
+  const progress =
+    backup.status === 'running' ? await queryWithin(deps, backup.workflowId, progressQuery) : null;
+  return { ...backup, copies, warnings, progress };
+}
+
+/** Asks a running backup's workflow to cancel; the workflow cleans up and records the ending. */
+export async function cancelBackup(deps: ServiceDeps, id: string): Promise<Backup> {
+  const backup = await getBackup(deps.db, id);
+  if (backup.status !== 'running')
+    throw new LifeboatError('CONFLICT', `Backup ${backup.id} is already ${backup.status}.`);
+  await deps.temporal.workflow.getHandle(backup.workflowId).cancel();
+  return backup;
+}
+
+/**
+ * Removes a backup everywhere: every copy from storage first, then its catalog row, so that a failure
+ * half-way leaves a row that still points at what is left. Retention and the API both delete this way.
+ */
+export async function deleteBackup(
+  deps: { db: pg.Pool; storages: StorageRegistry },
+  backup: Backup,
+): Promise<void> {
+  await removeAllCopies(deps, backup);
+  await deleteBackupRow(deps.db, backup.id);
+}
+
+/** A person's request to delete: never a running backup, a protected one only by an admin with force. */
+export async function deleteBackupOnRequest(
+  deps: ServiceDeps,
+  id: string,
+  request: { caller: TokenIdentity | undefined; force: boolean },
+): Promise<Backup> {
+  const backup = await getBackup(deps.db, id);
+  if (backup.status === 'running') {
+    throw new LifeboatError('CONFLICT', 'The backup is still running; cancel it first.');
+  }
+  if (backup.protected) {
+    if (!request.force)
+      throw new LifeboatError(
+        'PROTECTED',
+        'The backup is protected; an admin may delete it with force=true.',
+      );
+    if (request.caller?.role !== 'admin') {
+      throw new LifeboatError('FORBIDDEN', 'Only an admin may delete a protected backup.');
+    }
+  }
+  await deleteBackup(deps, backup);
+  return backup;
+}
