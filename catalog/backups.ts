@@ -265,6 +265,18 @@ export async function findBackup(db: pg.Pool, id: string): Promise<Backup | unde
   return rows[0] ? toBackup(rows[0]) : undefined;
 }
 
+/** The oldest completed backup whose archive has this sha256: the same archive, already registered. */
+export async function findCompletedBackupBySha256(
+  db: pg.Pool,
+  sha256: string,
+): Promise<{ id: string; targetName: string } | undefined> {
+  const { rows } = await db.query<{ id: string; target_name: string }>(
+    `select id, target_name from backups where sha256 = $1 and status = 'completed' order by started_at limit 1`,
+    [sha256],
+  );
+  return rows[0] && { id: rows[0].id, targetName: rows[0].target_name };
+}
+
 export async function getBackup(db: pg.Pool, id: string): Promise<Backup> {
   const backup = await findBackup(db, id);
   if (!backup) throw new LifeboatError('NOT_FOUND', `No backup ${id}.`);

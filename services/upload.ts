@@ -21,6 +21,7 @@ import { digestStream } from '../archive/write.ts';
 import {
   deleteBackupRow,
   findBackup,
+  findCompletedBackupBySha256,
   getBackup,
   insertRunningBackup,
   markBackupCompleted,
@@ -164,15 +165,11 @@ async function manifestTarget(db: pg.Pool, manifest: Manifest): Promise<Target> 
 
 /** The id the backup gets: the archive's own, unless the catalog already uses it. */
 async function chooseBackupId(db: pg.Pool, manifest: Manifest, sha256: string): Promise<string> {
-  const { rows } = await db.query<{ id: string; target_name: string }>(
-    `select id, target_name from backups where sha256 = $1 and status = 'completed' order by started_at limit 1`,
-    [sha256],
-  );
-  const existing = rows[0];
+  const existing = await findCompletedBackupBySha256(db, sha256);
   if (existing) {
     throw new LifeboatError(
       'CONFLICT',
-      `This archive is already registered as backup ${existing.id} of target "${existing.target_name}".`,
+      `This archive is already registered as backup ${existing.id} of target "${existing.targetName}".`,
       { backupId: existing.id },
     );
   }
