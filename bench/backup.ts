@@ -1,5 +1,5 @@
-// The backup benchmark: raw pg_dump -Fc, pg_dump | gzip and a Lifeboat backup of the same generated databases,
-// at one or more sizes (--size-mb 300,1100), the target's --compression, the worker's peak RSS.
+// The backup benchmark: raw pg_dump -Fc, pg_dump | gzip and a Lifeboat backup of the same generated databases
+// at one or more sizes (--size-mb 300,1100), with the target's --compression, and the worker's peak RSS.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -13,42 +13,28 @@ import { writeResults } from './lib/results.ts';
 import { ratios, runRounds, summarize } from './lib/rounds.ts';
 import { clusterFsync, createBenchTarget, runDir, startWorker, withBenchStack } from './lib/stack.ts';
 
-const contenders = ['raw', 'gzip', 'lifeboat'] as const;
-const options = parseOptions('backup', {
-  ...{ contenders, baseline: 'raw', runs: 3 },
-  options: { 'size-mb': '300,1100', compression: '' },
-});
+const [contenders, own] = [['raw', 'gzip', 'lifeboat'], { 'size-mb': '300,1100', compression: '' }] as const;
+const options = parseOptions('backup', { contenders, baseline: 'raw', runs: 3, options: own });
 const sizesMb = wholeNumbers(options.values['size-mb'], 'size-mb', 16);
 /** The benchmark target's archive compression; the product's default when not given. */
 const compression = (options.values.compression || undefined) as Compression | undefined;
 if (compression && !compressions.includes(compression))
-  throw new Error(`--compression: ${compressions.join(', ')}`);
+  throw new Error(`--compression: ${compressions.join()}`);
 
 await withBenchStack(async (stack) => {
   const { cluster } = stack;
-  const [pgDump, env] = [
-    path.join(cluster.binDir, 'pg_dump'),
-    { PATH: process.env.PATH, PGPASSWORD: cluster.password },
-  ];
-  const [dumpDir, sizes] = [path.join(runDir, 'dumps'), [] as unknown[]];
+  const { binDir, port, superuser, password } = cluster;
+  const [pgDump, env] = [path.join(binDir, 'pg_dump'), { PATH: process.env.PATH, PGPASSWORD: password }];
+  const connection = ['--no-password', '--host=127.0.0.1', `--port=${port}`, `--username=${superuser}`];
+  const [dumpDir, sizes] = [path.join(runDir, 'dumps'), [] as object[]];
   mkdirSync(dumpDir, { recursive: true });
   for (const sizeMb of sizesMb) {
     const database = await ensureBenchDatabase(cluster, sizeMb);
-    const target = await createBenchTarget(stack, {
-      database: database.name,
-      ...(compression && { compression }),
-    });
+    const target = await createBenchTarget(stack, { database: database.name, compression });
     const worker = await startWorker(stack, `${sizeMb}mb`);
     await warmPageCache(cluster, database.name);
-    const file = path.join(dumpDir, database.name);
-    const connection = [
-      '--no-password',
-      '--host=127.0.0.1',
-      `--port=${cluster.port}`,
-      `--username=${cluster.superuser}`,
-    ];
-    const args = [...connection, `--dbname=${database.name}`];
-    /** Times the dump into `file`, takes the file's size and removes it: no dumps are kept. */
+    const [file, args] = [path.join(dumpDir, database.name), [...connection, `--dbname=${database.name}`]];
+    /** Times `program`, takes the size of the file it wrote and removes it: the benchmark keeps no dumps. */
     const dump = async (program: string, argv: string[], extraEnv = {}) => {
       const ms = await timeProcess(program, argv, { ...env, ...extraEnv });
       const fileBytes = statSync(file).size;
@@ -65,21 +51,20 @@ await withBenchStack(async (stack) => {
       return timeLifeboatBackup(stack, worker, target);
     });
     await worker.stop();
-    const summary = summarize(rounds, options.contenders);
+    const [summary, workerBaselineRssBytes] = [
+      summarize(rounds, options.contenders),
+      worker.baselineRssBytes,
+    ];
     sizes.push({
+      sizeMb,
       database,
-      workerBaselineRssBytes: worker.baselineRssBytes,
+      workerBaselineRssBytes,
       rounds,
       summary,
       ratios: ratios(rounds, 'raw', 'ms'),
     });
   }
   const parameters = { runs: options.runs, sizesMb, compression: compression ?? 'default', clusterFsync };
-  writeResults(options.outFile, {
-    bench: 'backup',
-    command: options.command,
-    machine: stack.machine,
-    parameters,
-    sizes,
-  });
+  const { command, outFile } = options;
+  writeResults(outFile, { bench: 'backup', command, machine: stack.machine, parameters, sizes });
 });

@@ -1,6 +1,5 @@
 // The encryption memory benchmark: age encryption stages over generated data, throughput and peak RSS of this
-// process against a PassThrough, with a fast and a slow consumer (a slow upload); writes
-// bench/out/encryption-memory.json. Run: node --expose-gc bench/encryption-memory.ts [--mib 1024]. Not a test.
+// process against a PassThrough, with a fast and a slow consumer (a slow upload), --mib of data. Not a test.
 import { createHash } from 'node:crypto';
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,9 +19,10 @@ const pipelines: Record<string, [() => Duplex[], boolean]> = {
   'passthrough-slow': [() => [new PassThrough()], true],
   'encrypt-decrypt-slow': [() => [encryptStream([recipient]), decryptStream([identity])], true],
 };
+const [contenders, baseline] = [Object.keys(pipelines), 'passthrough'];
 const options = parseOptions('encryption-memory', {
-  contenders: Object.keys(pipelines),
-  baseline: 'passthrough',
+  contenders,
+  baseline,
   runs: 1,
   options: { mib: '1024' },
 });
@@ -46,14 +46,8 @@ async function measure(bytes: number, stages: Duplex[], pauseMsPerMib = 0) {
   await pipeline([randomStream(bytes), ...stages, sink]);
   const ms = performance.now() - startedMs;
   const peakRssBytes = readStatusBytes(process.pid, 'VmHWM') ?? NaN;
-  return {
-    ms,
-    inputBytes: bytes,
-    outputBytes: counted.bytes,
-    rssBeforeBytes,
-    peakRssBytes,
-    sha256: hash.digest('hex'),
-  };
+  const [outputBytes, sha256] = [counted.bytes, hash.digest('hex')];
+  return { ms, inputBytes: bytes, outputBytes, rssBeforeBytes, peakRssBytes, sha256 };
 }
 
 const machine = machineFacts();
@@ -66,11 +60,6 @@ const rounds = await runRounds(options.contenders, options.runs, async (name) =>
   }
   return measured;
 });
-writeResults(options.outFile, {
-  bench: 'encryption-memory',
-  command: options.command,
-  machine,
-  parameters: { runs: options.runs, totalBytes, slowBytes, chunkBytes: 64 * 1024, slowPauseMsPerMib: 2 },
-  rounds,
-  summary: summarize(rounds, options.contenders),
-});
+const parameters = { runs: options.runs, totalBytes, slowBytes, chunkBytes: 64 * 1024, slowPauseMsPerMib: 2 };
+const [bench, summary] = ['encryption-memory', summarize(rounds, options.contenders)];
+writeResults(options.outFile, { bench, command: options.command, machine, parameters, rounds, summary });

@@ -1,17 +1,16 @@
-// The RESULTS tables from a benchmark's JSON: `node bench/render.ts bench/out/NAME.json` prints each table
-// after its marker (`<!-- table: NAME -->`, as in the RESULTS files), to paste over the table there.
+// The RESULTS tables from a benchmark's JSON: `node bench/render.ts bench/out/NAME.json` prints each table,
+// after a line naming it, to paste over that table in the RESULTS file.
 import { readFileSync } from 'node:fs';
 import type { GeneratedDatabase } from './lib/data.ts';
-import type { MachineFacts } from './lib/results.ts';
 import type { ContenderSummary, Ratio } from './lib/rounds.ts';
 
 type Context = Record<string, unknown>;
 type Measured = Record<string, number>;
 interface Results {
   bench: string;
-  command: string;
-  machine: MachineFacts;
   parameters: Record<string, unknown>;
+  /** The contenders' names in the tables, by id. */
+  labels: Record<string, string>;
   database: GeneratedDatabase;
   rounds: { order: string[]; results: Record<string, Measured> }[];
   summary: Record<string, ContenderSummary>;
@@ -20,7 +19,8 @@ interface Results {
   [more: string]: unknown;
 }
 
-const [n, x] = [Number, (value: unknown) => `${Number(value).toFixed(3)}×`];
+const n = Number;
+const x = (value: unknown) => `${n(value).toFixed(3)}×`;
 const list = (ratio: unknown) => (ratio as Ratio).perRound.map(x).join(', ');
 /** How `{name path…}` in a cell shows the values at those paths of the row (a number stands for itself). */
 const formats: Record<string, (...values: unknown[]) => string> = {
@@ -71,51 +71,22 @@ function render(spec: string, contexts: Context[], columns?: string): string {
   return table([corner, ...contexts.map((row) => fill(header, row))], rows);
 }
 
-const labels: Record<string, string> = {
-  raw: 'raw pg_restore -d',
-  'raw-pipe': 'raw pg_restore -f - | psql',
-  'run-restore': "Lifeboat's runRestore alone",
-  'lifeboat-new': 'Lifeboat, into a new database',
-  'lifeboat-target': 'Lifeboat, into an existing target',
-  'local-zstd': 'local disk, zstd (baseline)',
-  's3-zstd': 'S3, zstd',
-  's3-zstd-age': 'S3, zstd + age',
-  'local-gzip': 'local disk, gzip',
-  'local-zstd-age': 'local disk, zstd + age',
-};
-const label = (id: string) => labels[id] ?? id;
-
 /** A row per contender: `m` its medians, `min` and `max`, `ratio` to the baseline, and the run's `r`. */
 const contenders = (r: Results, ratios: Record<string, Ratio> = r.ratios) =>
   Object.entries(r.summary).map(([id, { median: m, min, max }]) => {
-    return { id, label: label(id), m, min, max, ratio: ratios?.[id], r };
+    return { id, label: r.labels?.[id] ?? id, m, min, max, ratio: ratios?.[id], r };
   });
-/** A row per round: `round`, `order` and what each contender measured, by its id. */
-const rounds = (r: Results) =>
-  r.rounds.map(({ order, results }, index) => ({
-    ...results,
-    round: index + 1,
-    order: order.map(label).join(' → '),
-  }));
-/** A row per measurement: `round`, `position`, the contender, `m` what it measured, `base` the baseline's. */
-const measurements = (r: Results, baseline: string) =>
+/** A row per measurement: its round, its position in the round, the contender, `m` what it measured. */
+const measurements = (r: Results) =>
   r.rounds.flatMap(({ order, results }, index) =>
-    order.map((id, position) => {
-      const [m, base] = [results[id], results[baseline]];
-      return { id, label: label(id), round: index + 1, position: position + 1, m, base };
-    }),
+    order.map((id, at) => ({
+      results,
+      round: index + 1,
+      position: at + 1,
+      label: r.labels[id],
+      m: results[id],
+    })),
   );
-/** The formats the manifests gave, each once. */
-function usedFormats(r: Results): string {
-  const all = r.rounds.flatMap(({ results }) => Object.values(results).map((m) => m.formats));
-  return [...new Set(all.filter(Boolean))].join('; ');
-}
-
-function database({ name, sizeBytes, reused, generateMs }: GeneratedDatabase): string {
-  const how = reused ? 'reused from an earlier run' : 'generated in {s ms}';
-  return fill(`\`${name}\`: {mb size} (${how})`, { size: sizeBytes, ms: generateMs });
-}
-
 const data = (db: GeneratedDatabase) =>
   render(
     `table = app.{t name}
@@ -125,33 +96,18 @@ const data = (db: GeneratedDatabase) =>
     db.tables,
   );
 
-function run(r: Results, extra: Record<string, string> = {}): string {
-  const m = r.machine;
-  const facts = {
-    ...{ command: `\`${r.command}\``, date: m.date },
-    machine: `${m.cpu}; ${m.kernel}; Node ${m.node}; memory ${m.memory}`,
-    ...(m.postgres ? { PostgreSQL: `${m.postgres}; ${m.pgDump}` } : {}),
-    'Lifeboat code measured': m.code + (m.codeAtEnd ? `, at the end ${m.codeAtEnd} (**changed**)` : ''),
-    ...Object.fromEntries(Object.entries(r.parameters).map(([name, value]) => [name, String(value)])),
-    ...(r.database ? { database: database(r.database) } : {}),
-    ...extra,
-  };
-  return table(['run', ''], Object.entries(facts));
-}
-
 function backup(r: Results): Record<string, string> {
   const sizes = r.sizes.map((z) => {
     const [raw, gzip, lb] = [z.summary.raw!.median, z.summary.gzip!.median, z.summary.lifeboat!.median];
+    const formats = [...new Set(z.rounds.map(({ results }) => results.lifeboat?.formats))].join('; ');
     const [extra, tasks] = [lb.ms! - raw.ms!, lb.restMs! - lb.queueMs! - lb.bookkeepingMs!];
-    const target = z.database.name.replace(/\D/g, '');
-    const derived = { extra, tasks, dumpExtra: lb.dumpMs! - raw.ms!, formats: usedFormats(z), target };
-    return { ...z, ...derived, db: z.database.sizeBytes, raw, gzip, lb, max: z.summary.lifeboat!.max };
+    const [db, max] = [z.database.sizeBytes, z.summary.lifeboat!.max];
+    return { ...z, extra, tasks, dumpExtra: lb.dumpMs! - raw.ms!, formats, db, raw, gzip, lb, max };
   });
-  const runs = r.sizes.flatMap((z) =>
-    z.rounds.map(({ order, results }, index) => ({ ...results, db: z.database.sizeBytes, index, order })),
+  const runs = sizes.flatMap(({ db, rounds }) =>
+    rounds.map(({ order, results }, index) => ({ ...results, db, run: index + 1, order: order.join(' → ') })),
   );
   return {
-    run: run(r, { databases: r.sizes.map((z) => database(z.database)).join('; ') }),
     main: render(
       `database (pg_database_size) = {mb db}
        pg_dump -Fc -f: time = {s raw.ms}
@@ -177,7 +133,7 @@ function backup(r: Results): Record<string, string> {
        polled peak RSS: start (until the dump starts) / dump / archive / upload = {mb max.startPeakRssBytes} \
 / {mb max.dumpPeakRssBytes} / {mb max.archivePeakRssBytes} / {mb max.uploadPeakRssBytes}`,
       sizes,
-      ' = {t target} MB target',
+      ' = {t sizeMb} MB target',
     ),
     overhead: render(
       `database = {mb db}
@@ -200,42 +156,36 @@ function backup(r: Results): Record<string, string> {
        ratio = {div lifeboat.ms raw.ms}×
        dump / archive / upload = {s lifeboat.dumpMs} / {s lifeboat.archiveMs} / {s lifeboat.uploadMs}
        worker RSS at start → peak = {mb lifeboat.startRssBytes} → {mb lifeboat.peakRssBytes}`,
-      runs.map((run) => ({ ...run, run: run.index + 1, order: run.order.join(' → ') })),
+      runs,
     ),
     ...Object.fromEntries(r.sizes.map((z) => [`data ${z.database.name}`, data(z.database)])),
   };
 }
 
 function restore(r: Results): Record<string, string> {
-  const { endToEnd, restoreStep } = r.ratios;
+  const { summary, labels, ratios } = r;
+  const restoreStep = ratios.restoreStep;
   const [goal, dumpBytes] = [n(r.parameters.goalRatio), (r.backup as Measured).dumpBytes];
   // The raw contenders' times, then each Lifeboat's restore step and whole restore, over raw pg_restore -d.
-  const row = (id: string, name: string, field: string, ratio?: Ratio, step = false) => {
+  const row = (id: string, name: string, field = 'ms', ratio = ratios.endToEnd[id], step = false) => {
     const met = ratio && ratio.ofMedians <= goal && ratio.medianOfRounds <= goal ? 'met' : '**missed**';
-    const verdict = step ? met : '—';
-    const mark = step ? '**' : '';
-    return { name, ms: r.summary[id]?.median[field], ratio, goal, dumpBytes, mark, verdict };
+    const [mark, verdict] = step ? ['**', met] : ['', '—'];
+    return { name, ms: summary[id]?.median[field], ratio, goal, dumpBytes, mark, verdict };
   };
   const lifeboats = ['lifeboat-new', 'lifeboat-target'];
-  const checks = '(pg_restore → Node → psql, with its checks)';
   const rows = [
     row('raw', labels.raw!, 'ms', { ofMedians: 1, medianOfRounds: 1, perRound: [] }),
-    row('raw-pipe', labels['raw-pipe']!, 'ms', endToEnd['raw-pipe']),
-    row('run-restore', `${labels['run-restore']} ${checks}`, 'ms', endToEnd['run-restore']),
+    row('raw-pipe', labels['raw-pipe']!),
+    row('run-restore', `${labels['run-restore']} (pg_restore → Node → psql, with its checks)`),
     ...lifeboats.flatMap((id) => [
       row(id, `${labels[id]}: **restore step** (restoreDatabase)`, 'restoreStepMs', restoreStep[id], true),
-      row(id, `${labels[id]}: end to end`, 'ms', endToEnd[id]),
+      row(id, `${labels[id]}: end to end`),
     ]),
   ].filter((row) => row.ms !== undefined);
   const steps = contenders(r).filter(({ id }) => lifeboats.includes(id));
   const skipped = 'skipped (new database)';
   const safety = (m: Measured) => (m.safetyBackupMs ? fill('**{s safetyBackupMs}**', m) : skipped);
-  const backup = fill(
-    '{s ms}; archive {mb archiveBytes}, {t formats}; dump {mb dumpBytes}',
-    r.backup as Context,
-  );
   return {
-    run: run(r, { 'Lifeboat backup of it': backup, 'table of contents read alone': fill('{s tocMs}', r) }),
     main: render(
       `= {t name}
        time (median) = {s ms}
@@ -269,50 +219,43 @@ function restore(r: Results): Record<string, string> {
        target: restore step / safety backup / end to end = {s lifeboat-target.restoreStepMs} / \
 {s lifeboat-target.safetyBackupMs} / {s lifeboat-target.ms}
        count(*) of every table = {s raw.countAllMs}`,
-      rounds(r),
+      r.rounds.map(({ order, results }, index) => {
+        return { ...results, round: index + 1, order: order.map((id) => labels[id]).join(' → ') };
+      }),
     ),
     data: data(r.database),
   };
 }
 
-function storage(r: Results): Record<string, string> {
-  return {
-    run: run(r, {
-      'warm-up backup (S3, zstd + age)': fill('{s warmUpMs}', r),
-      'worker RSS before the backups': fill('{mb workerBaselineRssBytes}', r),
-      'age alone (encryptStream)': fill('{fixed ageMiBps 1} MiB/s', r),
-      formats: usedFormats(r),
-    }),
-    main: render(
-      `contender = {t label}
-       time (median) = {s m.ms}
-       **÷ baseline**: ratio of medians = **{x ratio.ofMedians}**
-       ÷ baseline: median of per-round ratios (each round) = {x ratio.medianOfRounds}{rounds ratio}
-       archive size = {mb m.archiveBytes} ({pct m.archiveBytes r.database.sizeBytes})
-       dump = {s m.dumpMs}
-       archive = {s m.archiveMs}
-       upload (+ read-back) = {s m.uploadMs}
-       rest of the workflow = {s m.restMs}
-       worker peak RSS = {mb max.peakRssBytes}`,
-      contenders(r),
-    ),
-    rounds: render(
-      `round = {t round}
-       position = {t position}
-       contender = {t label}
-       time = {s m.ms}
-       ÷ baseline (same round) = {div m.ms base.ms}×
-       dump / archive / upload = {s m.dumpMs} / {s m.archiveMs} / {s m.uploadMs}
-       archive = {mb m.archiveBytes}
-       worker RSS at start → peak = {mb m.startRssBytes} → {mb m.peakRssBytes}`,
-      measurements(r, 'local-zstd'),
-    ),
-    data: data(r.database),
-  };
-}
+const storage = (r: Results) => ({
+  main: render(
+    `contender = {t label}
+     time (median) = {s m.ms}
+     **÷ baseline**: ratio of medians = **{x ratio.ofMedians}**
+     ÷ baseline: median of per-round ratios (each round) = {x ratio.medianOfRounds}{rounds ratio}
+     archive size = {mb m.archiveBytes} ({pct m.archiveBytes r.database.sizeBytes})
+     dump = {s m.dumpMs}
+     archive = {s m.archiveMs}
+     upload (+ read-back) = {s m.uploadMs}
+     rest of the workflow = {s m.restMs}
+     worker peak RSS = {mb max.peakRssBytes}`,
+    contenders(r),
+  ),
+  rounds: render(
+    `round = {t round}
+     position = {t position}
+     contender = {t label}
+     time = {s m.ms}
+     ÷ baseline (same round) = {div m.ms results.local-zstd.ms}×
+     dump / archive / upload = {s m.dumpMs} / {s m.archiveMs} / {s m.uploadMs}
+     archive = {mb m.archiveBytes}
+     worker RSS at start → peak = {mb m.startRssBytes} → {mb m.peakRssBytes}`,
+    measurements(r),
+  ),
+  data: data(r.database),
+});
 
 const retention = (r: Results) => ({
-  run: run(r),
   main: render(
     `time zone = {t id}
      backups = {t m.backups}
@@ -326,7 +269,6 @@ const retention = (r: Results) => ({
 
 /** Each pipeline against the PassThrough that read as much, with the same consumer. */
 const encryptionMemory = (r: Results) => ({
-  run: run(r),
   main: render(
     `pipeline = {t id}
      MiB/s = {mib rate}
@@ -343,9 +285,8 @@ const encryptionMemory = (r: Results) => ({
   ),
 });
 
-const renderers: Record<string, (r: Results) => Record<string, string>> = { backup, restore, storage };
-Object.assign(renderers, { retention, 'encryption-memory': encryptionMemory });
+const renderers = { backup, restore, storage, retention, 'encryption-memory': encryptionMemory };
 const results = JSON.parse(readFileSync(process.argv[2] ?? 'bench/out/backup.json', 'utf8')) as Results;
-for (const [name, text] of Object.entries(renderers[results.bench]!(results))) {
+for (const [name, text] of Object.entries(renderers[results.bench as keyof typeof renderers](results))) {
   console.log(`<!-- table: ${name} -->\n${text}\n`);
 }

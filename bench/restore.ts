@@ -16,34 +16,27 @@ import { createStorageRegistry } from '../storage/registry.ts';
 import type { RestoreWorkflowResult } from '../workflows/restore.ts';
 import { ensureBenchDatabase } from './lib/data.ts';
 import { activityWindows, timeLifeboatBackup, windowMs } from './lib/lifeboat.ts';
-import {
-  cpuSeconds,
-  growthBetween,
-  poll,
-  readStatusBytes,
-  resetPeakRss,
-  timeProcess,
-} from './lib/measure.ts';
+import * as measure from './lib/measure.ts';
 import { parseOptions, wholeNumbers } from './lib/options.ts';
 import { log, writeResults } from './lib/results.ts';
 import { ratios, runRounds, summarize } from './lib/rounds.ts';
 import * as bench from './lib/stack.ts';
 
-const contenders = ['raw', 'raw-pipe', 'run-restore', 'lifeboat-new', 'lifeboat-target'] as const;
-const options = parseOptions('restore', {
-  contenders,
-  baseline: 'raw',
-  runs: 3,
-  options: { 'size-mb': '1100' },
-});
+const labels = {
+  raw: 'raw pg_restore -d',
+  'raw-pipe': 'raw pg_restore -f - | psql',
+  'run-restore': "Lifeboat's runRestore alone",
+  'lifeboat-new': 'Lifeboat, into a new database',
+  'lifeboat-target': 'Lifeboat, into an existing target',
+};
+const contenders = Object.keys(labels) as (keyof typeof labels)[];
+const sizeOption = { 'size-mb': '1100' };
+const options = parseOptions('restore', { contenders, baseline: 'raw', runs: 3, options: sizeOption });
 const sizeMb = wholeNumbers(options.values['size-mb'], 'size-mb', 16)[0]!;
 /** Scratch databases on the bench cluster, dropped after each use; the target's stays between rounds. */
-const [rawDatabase, newDatabase, destDatabase] = [
-  'bench_restore_raw',
-  'bench_restore_new',
-  'bench_restore_dest',
-];
-/** Lifeboat's flags for a full restore with noOwner; --exit-on-error does what ON_ERROR_STOP does in its psql. */
+const [rawDatabase, newDatabase] = ['bench_restore_raw', 'bench_restore_new'];
+const destDatabase = 'bench_restore_dest';
+/** Lifeboat's flags for a full restore with noOwner; --exit-on-error does what ON_ERROR_STOP does in psql. */
 const flags = ['--single-transaction', '--no-owner', '--no-privileges'];
 
 await bench.withBenchStack(async (stack) => {
@@ -62,21 +55,18 @@ await bench.withBenchStack(async (stack) => {
   const backup = await timeLifeboatBackup(stack, worker, source, true);
   const { storageKey, manifest } = await getBackup(db, backup.backupId);
   // The raw contenders restore the very dump that is inside the archive.
-  const { path: entry, sizeBytes: dumpBytes } = manifest!.files.find((file) =>
-    file.path.startsWith('database/'),
-  )!;
+  const dumpEntry = manifest!.files.find((file) => file.path.startsWith('database/'))!;
+  const [entry, dumpBytes] = [dumpEntry.path, dumpEntry.sizeBytes];
   const dumpDir = path.join(bench.runDir, 'dump');
   mkdirSync(dumpDir, { recursive: true });
   execFileSync('tar', ['--zstd', '-xf', path.join(bench.storageDir, storageKey!), '-C', dumpDir, entry]);
   const dumpFile = path.join(dumpDir, entry);
   if (statSync(dumpFile).size !== dumpBytes) throw new Error(`${dumpFile}: not the manifest's size`);
   // The client binaries Lifeboat picks for this server (its own major).
-  const tools = {
-    pgRestore: path.join(cluster.binDir, 'pg_restore'),
-    psql: path.join(cluster.binDir, 'psql'),
-  };
+  const [pgRestore, psql] = [path.join(cluster.binDir, 'pg_restore'), path.join(cluster.binDir, 'psql')];
+  const tools = { pgRestore, psql };
   const tocStartedMs = performance.now();
-  await readToc(tools.pgRestore, dumpFile, dumpDir);
+  await readToc(pgRestore, dumpFile, dumpDir);
   const tocMs = performance.now() - tocStartedMs;
   log(`copying ${database.name} into ${destDatabase}, the restore target's database…`);
   await drop(destDatabase);
@@ -88,20 +78,19 @@ await bench.withBenchStack(async (stack) => {
   /** pg_restore -d, as a person would run it, with the flags Lifeboat gives pg_restore. */
   const raw = async () => {
     const args = [...flags, '--exit-on-error', '--no-password', `--dbname=${rawDatabase}`, dumpFile];
-    const ms = await timeProcess(tools.pgRestore, args, env);
+    const ms = await measure.timeProcess(pgRestore, args, env);
     // count(*) of every table, untimed: the query Lifeboat runs in its transaction and in its verify step.
     const startedMs = performance.now();
     for (const { name } of database.tables) await sql(rawDatabase, `select count(*) from only app.${name}`);
     return { ms, countAllMs: performance.now() - startedMs };
   };
-  /** pg_restore -f - | psql, stopping at the first error: the shape of Lifeboat's restore without Lifeboat. */
+  /** pg_restore -f - | psql, stopping at the first error: Lifeboat's restore without Lifeboat. */
   const rawPipe = async () => {
-    const psql = '"$2" --no-psqlrc --quiet --no-password --set=ON_ERROR_STOP=1 --file=-';
-    const script = ['-c', `set -o pipefail; "$1" --file=- "\${@:4}" "$3" | ${psql}`, 'bash'];
-    const args = [...script, tools.pgRestore, tools.psql, dumpFile, ...flags];
-    return { ms: await timeProcess('bash', args, env) };
+    const into = '"$2" --no-psqlrc --quiet --no-password --set=ON_ERROR_STOP=1 --file=-';
+    const script = ['-c', `set -o pipefail; "$1" --file=- "\${@:4}" "$3" | ${into}`, 'bash'];
+    return { ms: await measure.timeProcess('bash', [...script, pgRestore, psql, dumpFile, ...flags], env) };
   };
-  /** runRestore here, with what the restore step gives it in mode full: the relay without worker or Temporal. */
+  /** runRestore here, given what the restore step gives it in mode full: no worker, no Temporal. */
   const relay = async () => {
     const [cpuBefore, startedMs] = [process.cpuUsage(), performance.now()];
     const connection = { host: '127.0.0.1', port, database: rawDatabase, username };
@@ -127,20 +116,21 @@ await bench.withBenchStack(async (stack) => {
     const { confirmationToken } = await previewRestore(services, backup.backupId, body, caller);
     const previewMs = performance.now() - previewStartedMs;
     execFileSync('sync');
-    resetPeakRss(worker.pid);
-    const [cpu, startedMs] = [poll(() => cpuSeconds(worker.pid), 200), performance.now()];
+    measure.resetPeakRss(worker.pid);
+    const [cpu, startedMs] = [measure.poll(() => measure.cpuSeconds(worker.pid), 200), performance.now()];
     const started = await startRestore(services, backup.backupId, { ...body, confirmationToken }, caller);
     const handle: WorkflowHandle = client.workflow.getHandle(started.workflowId);
     const result = (await handle.result()) as RestoreWorkflowResult;
     const [ms, cpuSamples] = [performance.now() - startedMs, cpu.stop()];
-    const workerPeakRssBytes = readStatusBytes(worker.pid, 'VmHWM') ?? NaN;
+    const workerPeakRssBytes = measure.readStatusBytes(worker.pid, 'VmHWM') ?? NaN;
     const windows = await activityWindows(handle);
     const { steps } = await getRestoreOperation(db, started.operationId);
     const at = (status: string) => steps.find((s) => s.step === 'safety-backup' && s.status === status)?.at;
     const safetyBackupMs = Date.parse(at('completed') ?? '') - Date.parse(at('started') ?? '') || 0;
-    const [validateMs, restoreStepMs, verifyMs] = ['prepareRestore', 'restoreDatabase', 'verifyRestore'].map(
-      (name) => windowMs(windows, name),
-    ) as [number, number, number];
+    const spans = ['prepareRestore', 'restoreDatabase', 'verifyRestore'].map((name) =>
+      windowMs(windows, name),
+    );
+    const [validateMs, restoreStepMs, verifyMs] = spans as [number, number, number];
     const { startedAtMs, closedAtMs } = windows.find((window) => window.name === 'restoreDatabase')!;
     return {
       ...{ ms, previewMs, validateMs, restoreStepMs, verifyMs, safetyBackupMs, workerPeakRssBytes },
@@ -149,8 +139,7 @@ await bench.withBenchStack(async (stack) => {
       /** Lock, new database, catalog records, finish, cleanup, Temporal's dispatch. */
       otherMs: ms - validateMs - restoreStepMs - verifyMs - safetyBackupMs,
       /** The worker's Node process only, not pg_restore or psql. */
-      workerCpuRestoreStepS: growthBetween(cpuSamples, startedAtMs, closedAtMs),
-      restoredTables: result.restoredTables,
+      workerCpuRestoreStepS: measure.growthBetween(cpuSamples, startedAtMs, closedAtMs),
     };
   };
 
@@ -165,24 +154,21 @@ await bench.withBenchStack(async (stack) => {
     }
     const scratch = contender === 'lifeboat-new' ? newDatabase : rawDatabase;
     await drop(scratch);
-    if (scratch === rawDatabase)
-      await bench.adminQuery(cluster, `create database ${scratch} template template0`);
+    const template = `create database ${scratch} template template0`;
+    if (scratch === rawDatabase) await bench.adminQuery(cluster, template);
     await settle();
     const into = () => lifeboat({ database: scratch });
-    const measured = await { raw, 'raw-pipe': rawPipe, 'run-restore': relay, 'lifeboat-new': into }[
-      contender
-    ]();
+    const run = { raw, 'raw-pipe': rawPipe, 'run-restore': relay, 'lifeboat-new': into }[contender];
+    const measured = await run();
     await drop(scratch);
     return measured;
   });
+  const endToEnd = ratios(rounds, 'raw', 'ms');
   writeResults(options.outFile, {
-    ...{ bench: 'restore', command: options.command, machine: stack.machine, database, tocMs },
+    ...{ bench: 'restore', command: options.command, machine: stack.machine, labels, database, tocMs },
     parameters: { runs: options.runs, sizeMb, clusterFsync: bench.clusterFsync, goalRatio: 1.15 },
     backup: { ms: backup.ms, archiveBytes: backup.archiveBytes, dumpBytes, formats: backup.formats },
     ...{ rounds, summary: summarize(rounds, options.contenders) },
-    ratios: {
-      endToEnd: ratios(rounds, 'raw', 'ms'),
-      restoreStep: ratios(rounds, 'raw', 'restoreStepMs', 'ms'),
-    },
+    ratios: { endToEnd, restoreStep: ratios(rounds, 'raw', 'restoreStepMs', 'ms') },
   });
 });

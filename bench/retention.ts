@@ -1,12 +1,13 @@
 // The retention benchmark: planRetention over 100,000 backups (one an hour for about eleven years, every 50th
-// failed, every 997th protected), in UTC and in zones with DST; writes bench/out/retention.json. Not a test.
+// failed, every 997th protected), in UTC and in zones with DST. Not a test.
 import { planRetention, retentionPolicySchema, type RetentionCandidate } from '../domain/retention.ts';
 import { parseOptions, wholeNumbers } from './lib/options.ts';
 import { machineFacts, writeResults } from './lib/results.ts';
 import { runRounds, summarize } from './lib/rounds.ts';
 
+const contenders = ['UTC', 'Europe/Berlin', 'America/New_York'];
 const options = parseOptions('retention', {
-  contenders: ['UTC', 'Europe/Berlin', 'America/New_York'],
+  contenders,
   baseline: 'UTC',
   runs: 7,
   options: { backups: '100000' },
@@ -32,17 +33,19 @@ const policy = {
 };
 const machine = machineFacts();
 
-const rounds = await runRounds(options.contenders, options.runs, async (timeZone) => {
+const rounds = await runRounds(options.contenders, options.runs, (timeZone) => {
   const parsed = retentionPolicySchema.parse({ ...policy, timeZone });
   const startedMs = performance.now();
-  const plan = planRetention(backups, parsed, now);
-  return Promise.resolve({ ms: performance.now() - startedMs, backups: count, kept: plan.keep.length });
+  const { keep } = planRetention(backups, parsed, now);
+  return Promise.resolve({ ms: performance.now() - startedMs, backups: count, kept: keep.length });
 });
+const parameters = { runs: options.runs, backups: count, ...policy };
+const summary = summarize(rounds, options.contenders);
 writeResults(options.outFile, {
   bench: 'retention',
   command: options.command,
   machine,
-  parameters: { runs: options.runs, backups: count, ...policy },
+  parameters,
   rounds,
-  summary: summarize(rounds, options.contenders),
+  summary,
 });

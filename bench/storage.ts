@@ -20,11 +20,11 @@ import * as bench from './lib/stack.ts';
 
 /** The targets differ only in destination, compression and encryption; local is the worker's default storage. */
 const contenders = {
-  'local-zstd': { s3: false, compression: 'zstd', age: false },
-  's3-zstd': { s3: true, compression: 'zstd', age: false },
-  's3-zstd-age': { s3: true, compression: 'zstd', age: true },
-  'local-gzip': { s3: false, compression: 'gzip', age: false },
-  'local-zstd-age': { s3: false, compression: 'zstd', age: true },
+  'local-zstd': { label: 'local disk, zstd (baseline)', s3: false, compression: 'zstd', age: false },
+  's3-zstd': { label: 'S3, zstd', s3: true, compression: 'zstd', age: false },
+  's3-zstd-age': { label: 'S3, zstd + age', s3: true, compression: 'zstd', age: true },
+  'local-gzip': { label: 'local disk, gzip', s3: false, compression: 'gzip', age: false },
+  'local-zstd-age': { label: 'local disk, zstd + age', s3: false, compression: 'zstd', age: true },
 } as const;
 type Contender = keyof typeof contenders;
 const ids = Object.keys(contenders) as Contender[];
@@ -95,12 +95,13 @@ await bench.withBenchStack(async (stack) => {
   const { runs, command, outFile } = options;
   writeResults(outFile, {
     ...{ bench: 'storage', command, machine: stack.machine, database },
+    labels: Object.fromEntries(ids.map((id) => [id, contenders[id].label])),
     parameters: {
       runs,
       sizeMb,
       clusterFsync: bench.clusterFsync,
       s3: `${bucket}/${prefix}`,
-      rclone: rcloneVersion,
+      server: rcloneVersion,
     },
     ...{ workerBaselineRssBytes: worker.baselineRssBytes, warmUpMs: warmUp.ms, ageMiBps: median(rates) },
     ...{ rounds, summary, ratios: ratios(rounds, 'local-zstd', 'ms') },

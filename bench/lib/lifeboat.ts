@@ -50,13 +50,14 @@ export function windowMs(windows: readonly ActivityWindow[], name: string): numb
 
 export type BackupMeasurement = Awaited<ReturnType<typeof timeLifeboatBackup>>;
 const steps = { dump: 'dumpDatabase', archive: 'buildArchive', upload: 'uploadArchive' };
+const span = (window: ActivityWindow) => window.closedAtMs - window.startedAtMs;
 
 /** One backupWorkflow run, start to result; the stored archive is removed afterwards unless it is kept. */
 export async function timeLifeboatBackup(
   stack: BenchStack,
   worker: WorkerProcess,
   target: Target,
-  keep = false,
+  keep?: true,
 ) {
   const [backupId, startedAt] = [randomUUID(), new Date()];
   const peakResettable = resetPeakRss(worker.pid);
@@ -68,52 +69,44 @@ export async function timeLifeboatBackup(
     args: [
       {
         ...{ backupId, targetId: target.id, trigger: 'manual', requestedBy: 'bench', displayName: null },
-        ...{ description: null, tags: ['bench'], protected: keep, startedAt: startedAt.toISOString() },
+        ...{ description: null, tags: ['bench'], protected: !!keep, startedAt: startedAt.toISOString() },
       },
     ],
   });
-  const result = await handle.result();
+  const { sizeBytes: archiveBytes } = await handle.result();
   const ms = performance.now() - startedMs;
   const [samples, hwmBytes] = [sampler.stop(), readStatusBytes(worker.pid, 'VmHWM')];
   const windows = await activityWindows(handle);
   const { manifest, durationsMs } = await getBackup(stack.db, backupId);
   if (!keep) await rm(path.join(storageDir, target.name), { recursive: true, force: true });
   const polledPeakRssBytes = Math.max(0, ...samples.map((sample) => sample.value));
-  const peakOf = (name: string) => {
-    const window = windows.find((w) => w.name === name);
-    return window ? peakBetween(samples, window.startedAtMs, window.closedAtMs) : NaN;
-  };
-  const dumpStartedAtMs = windows.find((w) => w.name === steps.dump)?.startedAtMs ?? NaN;
-  const [dumpMs, archiveMs, uploadMs] = [
-    durationsMs.dump ?? NaN,
-    durationsMs.archive ?? NaN,
-    durationsMs.upload ?? NaN,
-  ];
-  const { pgDump, archive } = manifest ?? {
-    pgDump: { format: '?', compression: '?' },
-    archive: { compression: '?' },
-  };
+  const windowOf = (name: string) => windows.find((w) => w.name === name);
+  const peakOf = (name: string, window = windowOf(name)) =>
+    window ? peakBetween(samples, window.startedAtMs, window.closedAtMs) : NaN;
+  const durations = (['dump', 'archive', 'upload'] as const).map((step) => durationsMs[step] ?? NaN);
+  const [dumpMs, archiveMs, uploadMs] = durations as [number, number, number];
+  const { pgDump, archive, files } = manifest!;
   return {
-    backupId,
-    ms,
-    archiveBytes: result.sizeBytes,
+    ...{ backupId, ms, archiveBytes },
     /** The pg_dump file inside the archive, as the manifest lists it, and the formats the manifest gives. */
-    dumpBytes: manifest?.files.find((file) => file.path.startsWith('database/'))?.sizeBytes ?? NaN,
+    dumpBytes: files.find((file) => file.path.startsWith('database/'))?.sizeBytes ?? NaN,
     formats: `pg_dump ${pgDump.format} (compression ${pgDump.compression}), archive ${archive.compression}`,
     /** The catalog's durationsMs of the three steps, and the rest of the workflow (time − steps). */
     ...{ dumpMs, archiveMs, uploadMs, restMs: ms - dumpMs - archiveMs - uploadMs },
     /** Time activities waited between being scheduled and a worker starting them, summed. */
     queueMs: sum(windows.map((w) => w.startedAtMs - w.scheduledAtMs)),
     /** Time the catalog and cleanup activities ran (everything but the three steps). */
-    bookkeepingMs: sum(
-      windows.filter((w) => !Object.values(steps).includes(w.name)).map((w) => w.closedAtMs - w.startedAtMs),
-    ),
+    bookkeepingMs: sum(windows.filter((w) => !Object.values(steps).includes(w.name)).map(span)),
     /** VmRSS when the workflow was started; VmHWM at its end (reset at its start); the polling's peak. */
     startRssBytes: samples[0]?.value ?? NaN,
     peakRssBytes: peakResettable && hwmBytes !== undefined ? hwmBytes : polledPeakRssBytes,
     polledPeakRssBytes,
     /** Highest polled RSS until the dump starts, and while each step's activity ran. */
-    startPeakRssBytes: peakBetween(samples, samples[0]?.atMs ?? NaN, dumpStartedAtMs),
+    startPeakRssBytes: peakBetween(
+      samples,
+      samples[0]?.atMs ?? NaN,
+      windowOf(steps.dump)?.startedAtMs ?? NaN,
+    ),
     dumpPeakRssBytes: peakOf(steps.dump),
     archivePeakRssBytes: peakOf(steps.archive),
     uploadPeakRssBytes: peakOf(steps.upload),

@@ -1,35 +1,25 @@
 // Measuring instruments: wall-clock time of a child process, a process's memory and CPU from /proc, polled,
 // and an incompressible stream to feed what is measured.
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 /** Runs `file args` to completion and resolves with its wall-clock duration; rejects on a non-zero exit. */
-export async function timeProcess(
-  file: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<number> {
+export async function timeProcess(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const startedMs = performance.now();
-  const child = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${file} exited with ${code}: ${stderr.trim()}`)),
-    );
-  });
+  await run(file, args, { env });
   return performance.now() - startedMs;
 }
 
 /** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM), or undefined once the process is gone. */
 export function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
-      readFileSync(`/proc/${pid}/status`, 'utf8'),
-    );
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
     return match ? Number(match[1]) * 1024 : undefined;
   } catch {
     return undefined;
@@ -56,10 +46,7 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export interface Sample {
-  atMs: number;
-  value: number;
-}
+export type Sample = { atMs: number; value: number };
 
 /** Polls `read` every `intervalMs`, keeping each value with its wall-clock time; `stop` takes a last one. */
 export function poll(read: () => number | undefined, intervalMs = 100): { stop(): Sample[] } {
@@ -73,10 +60,7 @@ export function poll(read: () => number | undefined, intervalMs = 100): { stop()
   return { stop: () => (clearInterval(timer), take(), samples) };
 }
 
-/**
- * The samples between two wall-clock times, with the ones just before and just after them too, so that a
- * window shorter than the polling interval still has values.
- */
+/** The values between two times, with those just before and after, so a short window still has some. */
 function between(samples: readonly Sample[], fromMs: number, toMs: number): number[] {
   const first = Math.max(
     0,
@@ -101,7 +85,7 @@ export function growthBetween(samples: readonly Sample[], fromMs: number, toMs: 
 // Random, so that nothing downstream could shortcut it; one block reused, so that generating costs nothing.
 const block = randomBytes(1024 * 1024);
 
-/** `bytes` of incompressible data in `chunkBytes` chunks, as fast as they are read; the same bytes each time. */
+/** `bytes` of incompressible data in `chunkBytes` chunks, as fast as they are read; the same each time. */
 export function randomStream(bytes: number, chunkBytes = 64 * 1024): Readable {
   let produced = 0;
   return new Readable({

@@ -11,23 +11,9 @@ export function log(line: string): void {
   console.log(`bench: ${line}`);
 }
 
-export interface MachineFacts {
-  date: string;
-  cpu: string;
-  kernel: string;
-  node: string;
-  /** MemTotal and MemAvailable of /proc/meminfo. */
-  memory: string;
-  /** The commit measured and the files outside bench/ that differ from it, at the start and at the end. */
-  code: string;
-  codeAtEnd?: string;
-  postgres?: string;
-  pgDump?: string;
-}
-
 const command = (file: string, ...args: string[]) => execFileSync(file, args, { encoding: 'utf8' }).trim();
 
-/** Others may edit the checkout while a benchmark runs, so this is read at its start and at its end. */
+/** The commit and the files outside bench/ that differ from it: others may edit the checkout during a run. */
 function codeVersion(): string {
   const root = path.resolve(benchRoot, '..');
   const commit = command('git', '-C', root, 'rev-parse', '--short', 'HEAD');
@@ -39,17 +25,20 @@ function codeVersion(): string {
   return changed.length ? `${commit} with uncommitted changes to ${changed.join(', ')}` : commit;
 }
 
-export function machineFacts(): MachineFacts {
+export type MachineFacts = ReturnType<typeof machineFacts> & { postgres?: string; pgDump?: string };
+
+export function machineFacts() {
   const [cpuinfo, meminfo] = ['/proc/cpuinfo', '/proc/meminfo'].map((file) => readFileSync(file, 'utf8'));
   const gib = (field: string) =>
-    Math.floor(Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(meminfo!)?.[1]) / 2 ** 20);
+    Math.floor(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(meminfo!)?.[1]) / 2 ** 20);
   return {
     date: new Date().toISOString(),
-    cpu: `${availableParallelism()} × ${/^model name\s*:\s*(.+)$/m.exec(cpuinfo!)?.[1]?.trim()}`,
-    kernel: command('uname', '-sr'),
-    node: process.version,
+    cpu: `${availableParallelism()} × ${/^model name\s*:\s*(.+)$/m.exec(cpuinfo!)?.[1]}`,
+    ...{ kernel: command('uname', '-sr'), node: process.version },
     memory: `${gib('MemTotal')} GiB, ${gib('MemAvailable')} GiB available`,
+    /** Read again at the end of the run, and kept as `codeAtEnd` if it changed. */
     code: codeVersion(),
+    codeAtEnd: undefined as string | undefined,
   };
 }
 

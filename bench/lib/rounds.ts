@@ -40,11 +40,9 @@ export async function runRounds<C extends string, M extends { ms: number }>(
   const rounds: Round<C, M>[] = [];
   for (let index = 0; index < runs; index++) {
     const shift = index % contenders.length;
-    const round = {
-      order: [...contenders.slice(shift), ...contenders.slice(0, shift)],
-      results: {} as Record<C, M>,
-    };
-    for (const contender of round.order) {
+    const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
+    const round = { order, results: {} as Record<C, M> };
+    for (const contender of order) {
       const measured = (round.results[contender] = await withinLimit(measure(contender), contender));
       log(`round ${index + 1}/${runs} ${contender}: ${(measured.ms / 1000).toFixed(2)} s`);
     }
@@ -54,26 +52,24 @@ export async function runRounds<C extends string, M extends { ms: number }>(
 }
 
 const field = (measured: unknown, name: string) => (measured as Record<string, unknown>)[name];
+const statistics = { median, min: (v: number[]) => Math.min(...v), max: (v: number[]) => Math.max(...v) };
 
 export function summarize<C extends string>(rounds: readonly Round<C, object>[], contenders: readonly C[]) {
   const summary = {} as Record<C, ContenderSummary>;
   for (const contender of contenders) {
     const runs = rounds.map((round) => round.results[contender]);
     const fields = Object.keys(runs[0] ?? {}).filter((name) => typeof field(runs[0], name) === 'number');
-    const over = (of: (values: number[]) => number) =>
-      Object.fromEntries(fields.map((name) => [name, of(runs.map((run) => field(run, name) as number))]));
-    summary[contender] = {
-      median: over(median),
-      min: over((v) => Math.min(...v)),
-      max: over((v) => Math.max(...v)),
-    };
+    const values = (name: string) => runs.map((run) => field(run, name) as number);
+    const over = (statistic: keyof typeof statistics) =>
+      Object.fromEntries(fields.map((name) => [name, statistics[statistic](values(name))]));
+    summary[contender] = { median: over('median'), min: over('min'), max: over('max') };
   }
   return summary;
 }
 
 /** `name` of each contender that has it, over `baseName` (the same unless given) of the baseline. */
 export function ratios<C extends string>(
-  rounds: readonly Round<C, object>[],
+  rounds: Round<C, object>[],
   baseline: C,
   name: string,
   baseName = name,
@@ -84,11 +80,8 @@ export function ratios<C extends string>(
     const base = rounds.map((round) => field(round.results[baseline], baseName) as number);
     if (values.some((value) => typeof value !== 'number')) continue;
     const perRound = values.map((value, index) => value / base[index]!);
-    result[contender] = {
-      ofMedians: median(values) / median(base),
-      perRound,
-      medianOfRounds: median(perRound),
-    };
+    const ofMedians = median(values) / median(base);
+    result[contender] = { ofMedians, perRound, medianOfRounds: median(perRound) };
   }
   return result;
 }
