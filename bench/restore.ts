@@ -44,7 +44,10 @@ await bench.withBenchStack(async (stack) => {
   const sql = (database: string, text: string) => bench.query(cluster.url(database), text);
   const drop = (name: string) => bench.adminQuery(cluster, `drop database if exists ${name} with (force)`);
   /** Before every measurement: dirty pages written out, so no contender pays for the one before it. */
-  const settle = async () => void (await bench.adminQuery(cluster, 'checkpoint'), execFileSync('sync'));
+  const settle = async () => {
+    await bench.adminQuery(cluster, 'checkpoint');
+    execFileSync('sync');
+  };
   const database = await ensureBenchDatabase(cluster, sizeMb);
   const source = await bench.createBenchTarget(stack, { database: database.name });
   const dest = await bench.createBenchTarget(stack, { name: 'bench-restore-dest', database: destDatabase });

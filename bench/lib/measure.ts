@@ -57,7 +57,13 @@ export function poll(read: () => number | undefined, intervalMs = 100): { stop()
   };
   take();
   const timer = setInterval(take, intervalMs);
-  return { stop: () => (clearInterval(timer), take(), samples) };
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return samples;
+    },
+  };
 }
 
 /** The values between two times, with those just before and after, so a short window still has some. */
