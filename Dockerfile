@@ -18,6 +18,8 @@ RUN apt-get update \
 ENV NODE_ENV=production \
     LIFEBOAT_PG_BIN_DIRS=/usr/lib/postgresql/18/bin:/usr/lib/postgresql/17/bin:/usr/lib/postgresql/16/bin:/usr/lib/postgresql/15/bin:/usr/lib/postgresql/14/bin:/usr/lib/postgresql/13/bin \
     LIFEBOAT_WORK_DIR=/var/lib/lifeboat/work \
+    LIFEBOAT_UPLOAD_DIR=/var/lib/lifeboat/uploads \
+    LIFEBOAT_ADMIN_TOKEN_FILE=/var/lib/lifeboat/admin/admin-token \
     LIFEBOAT_STORAGE_URL=file:///var/lib/lifeboat/backups
 
 WORKDIR /app
@@ -39,8 +41,11 @@ COPY config ./config
 RUN node worker/bundle.ts /app/workflow-bundle.js
 ENV LIFEBOAT_WORKFLOW_BUNDLE=/app/workflow-bundle.js
 
+# Volumes mounted on these directories start with their owner: the service user writes work files,
+# backups, staged uploads and the first admin token (mode 0600, in a directory only it reads).
 RUN useradd --system --uid 10001 --home-dir /var/lib/lifeboat lifeboat \
- && mkdir -p /var/lib/lifeboat/work /var/lib/lifeboat/backups \
+ && mkdir -p /var/lib/lifeboat/work /var/lib/lifeboat/backups /var/lib/lifeboat/uploads /var/lib/lifeboat/admin \
+ && chmod 0700 /var/lib/lifeboat/uploads /var/lib/lifeboat/admin \
  && chown -R lifeboat:lifeboat /var/lib/lifeboat
 USER lifeboat
 

@@ -2,6 +2,7 @@
 import type { SignalDefinition } from '@temporalio/common';
 import type pg from 'pg';
 import type { SecretBox } from '../catalog/secret-box.ts';
+import type { DocumentsPolicy } from '../domain/access-policy.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
 import type { Storage } from '../storage/storage.ts';
 
@@ -19,7 +20,10 @@ export interface ActivityDeps {
   pgBinDirs: readonly string[];
   /** age identities for restoring encrypted backups when a request brings none (LIFEBOAT_AGE_IDENTITY_FILE). */
   identityFile?: string | undefined;
+  /** Reads the password variable a target names; refuses names the policy does not allow. */
   readEnv: (name: string) => string | undefined;
+  /** Where documents directories may be (LIFEBOAT_DOCUMENTS_ROOTS), checked at every backup and restore. */
+  documents: DocumentsPolicy;
   lifeboatVersion: string;
   /** Sends live progress to a workflow through its typed signal; best effort, never fails the activity. */
   reportProgress: <Update>(

@@ -17,7 +17,9 @@ export type { ActivityDeps } from './deps.ts';
 
 /**
  * A LifeboatError becomes an ApplicationFailure whose type is the code, non-retryable when no retry
- * can fix it; after a cancellation request the SDK's own cancellation error is rethrown.
+ * can fix it; any other error (a bug, a library's surprise) becomes a retryable INTERNAL one with its
+ * message, so that every failure the workflows and the API read carries a code. After a cancellation
+ * request the SDK's own cancellation error is rethrown.
  */
 export function toActivityFailure(error: unknown): unknown {
   const signal = Context.current().cancellationSignal;
@@ -30,7 +32,13 @@ export function toActivityFailure(error: unknown): unknown {
       details: error.details ? [error.details] : [],
     });
   }
-  return error;
+  if (error instanceof ApplicationFailure) return error;
+  return ApplicationFailure.create({
+    type: 'INTERNAL',
+    message: `Unexpected ${error instanceof Error ? error.name : 'error'}: ${error instanceof Error ? error.message : String(error)}`,
+    nonRetryable: false,
+    cause: error instanceof Error ? error : undefined,
+  });
 }
 
 function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(

@@ -1,5 +1,11 @@
-// The retention activities: the daily sweep's list of targets, and one target's plan applied.
-import { applyRetention, listTargetIds, type RetentionOutcome } from '../services/retention.ts';
+// The retention activities: the daily sweep's list of targets, one target's plan applied, the trash purged.
+import {
+  applyRetention,
+  listTargetIds,
+  purgeTrash,
+  type PurgeOutcome,
+  type RetentionOutcome,
+} from '../services/retention.ts';
 import type { ActivityDeps } from './deps.ts';
 
 export function createRetentionActivities(deps: ActivityDeps) {
@@ -10,6 +16,10 @@ export function createRetentionActivities(deps: ActivityDeps) {
 
     applyRetention(request: { targetId: string }): Promise<RetentionOutcome> {
       return applyRetention(deps, request.targetId);
+    },
+
+    purgeTrash(): Promise<PurgeOutcome> {
+      return purgeTrash(deps);
     },
   };
 }

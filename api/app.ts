@@ -1,9 +1,11 @@
 // createApp(deps): the Hono application — health, authenticated admin routes, audit log, OpenAPI document.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
 import { LifeboatError } from '../domain/errors.ts';
 import { lifeboatVersion } from '../config/version.ts';
 import { auditLog } from './audit.ts';
-import { authenticate } from './auth.ts';
+import { authenticate, defaultAuthLimits } from './auth.ts';
 import type { ApiDeps, AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { backupRoutes } from './routes/backups.ts';
@@ -16,13 +18,21 @@ import { storageRoutes } from './routes/storage.ts';
 import { targetRoutes } from './routes/targets.ts';
 import { uploadRoutes } from './routes/upload.ts';
 
+/** Request bodies other than an upload's archive are JSON documents of a few kilobytes. */
+export const defaultMaxBodyBytes = 1024 * 1024;
+
+const uploadPath = '/api/admin/backups/upload';
+
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
+  const authLimits = { ...defaultAuthLimits, ...deps.auth };
+  const maxBodyBytes = deps.maxBodyBytes ?? defaultMaxBodyBytes;
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) =>
     errorResponse(c, new LifeboatError('NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`)),
   );
 
+  app.use('*', secureHeaders());
   app.route('/health', healthRoutes(deps));
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
@@ -36,7 +46,23 @@ export function createApp(deps: ApiDeps) {
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
-  app.use('/api/admin/*', auditLog(deps.db), authenticate(deps.db));
+  // Authentication first: the audit log holds authenticated calls only (refusals are counted instead).
+  app.use(
+    '/api/admin/*',
+    authenticate(deps.db, authLimits),
+    auditLog(deps.db, authLimits),
+    async function limitBody(c, next) {
+      if (c.req.path === uploadPath || c.req.path === `${uploadPath}/`) return next();
+      return bodyLimit({
+        maxSize: maxBodyBytes,
+        onError: (c) =>
+          errorResponse(
+            c,
+            new LifeboatError('PAYLOAD_TOO_LARGE', `Request bodies are limited to ${maxBodyBytes} bytes.`),
+          ),
+      })(c, next);
+    },
+  );
   app.route('/api/admin/targets', targetRoutes(deps));
   // Fixed paths under /backups come before /backups/:id, which would otherwise claim them.
   app.route('/api/admin/backups/schedules', scheduleRoutes(deps));

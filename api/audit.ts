@@ -1,7 +1,9 @@
-// Records every mutating API call in the catalog's audit log: who, what, when and how it ended.
+// Records every authenticated mutating API call in the catalog's audit log: who, what, when, how it ended.
+// It runs after authentication: refused tokens are counted per address (api/auth.ts), not stored a row each.
 import type { MiddlewareHandler } from 'hono';
 import type pg from 'pg';
 import { recordAudit } from '../catalog/audit.ts';
+import { clientAddress } from './auth.ts';
 import type { AppEnv } from './context.ts';
 
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -11,7 +13,7 @@ function actionOf(method: string, path: string): string {
   return `${method} ${path.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, ':id')}`;
 }
 
-export function auditLog(db: pg.Pool): MiddlewareHandler<AppEnv> {
+export function auditLog(db: pg.Pool, options: { trustForwardedFor: boolean }): MiddlewareHandler<AppEnv> {
   return async function recordMutation(c, next) {
     await next();
     if (!mutating.has(c.req.method)) return;
@@ -28,7 +30,8 @@ export function auditLog(db: pg.Pool): MiddlewareHandler<AppEnv> {
         outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failed',
         status,
         errorCode: c.get('errorCode') ?? null,
-        remoteAddress: c.req.header('x-forwarded-for') ?? null,
+        remoteAddress: clientAddress(c, options.trustForwardedFor),
+        details: c.get('auditDetails') ?? null,
       });
     } catch (error) {
       console.error(`lifeboat api: could not write the audit log: ${(error as Error).message}`);

@@ -2,23 +2,25 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { createSecretBox } from '../catalog/secret-box.ts';
-import { countActiveTokens, createToken } from '../catalog/tokens.ts';
 import { createStorageRegistry } from '../storage/registry.ts';
 import { openCatalog } from '../config/catalog.ts';
-import { loadEnv, readSecretFromEnv } from '../config/env.ts';
+import { accessPolicy, loadEnv, secretReaders } from '../config/env.ts';
 import { createApp } from './app.ts';
+import { ensureBootstrapToken } from './bootstrap-token.ts';
 
 const env = loadEnv();
 const db = await openCatalog(env.LIFEBOAT_DATABASE_URL);
 const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
 const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
 
-if ((await countActiveTokens(db)) === 0) {
-  const admin = await createToken(db, `admin-${new Date().toISOString().slice(0, 10)}`, 'admin');
-  console.log(`lifeboat: no API token existed, so one was created. Admin token (shown once): ${admin.token}`);
+if ((await ensureBootstrapToken(db, env.LIFEBOAT_ADMIN_TOKEN_FILE)).created) {
+  console.log(
+    `lifeboat: no API token existed, so an admin token was written to ${env.LIFEBOAT_ADMIN_TOKEN_FILE}.`,
+  );
 }
 
-const storages = createStorageRegistry(env.LIFEBOAT_STORAGE_URL, readSecretFromEnv);
+const access = accessPolicy(env);
+const storages = createStorageRegistry(env.LIFEBOAT_STORAGE_URL, secretReaders(env, access).storage);
 const app = createApp({
   db,
   secrets: createSecretBox(env.LIFEBOAT_SECRET_KEY),
@@ -26,9 +28,15 @@ const app = createApp({
   storages,
   temporal,
   taskQueue: env.LIFEBOAT_TASK_QUEUE,
+  access,
+  auth: { trustForwardedFor: env.LIFEBOAT_TRUST_PROXY },
+  approvalChangeDelayMs: env.LIFEBOAT_APPROVAL_CHANGE_DELAY_HOURS * 3_600_000,
   upload: {
     stagingDir: env.LIFEBOAT_UPLOAD_DIR,
-    limits: { maxUploadBytes: env.LIFEBOAT_UPLOAD_MAX_BYTES },
+    limits: {
+      maxUploadBytes: env.LIFEBOAT_UPLOAD_MAX_BYTES,
+      maxUnpackedBytes: env.LIFEBOAT_UPLOAD_MAX_UNPACKED_BYTES,
+    },
   },
 });
 

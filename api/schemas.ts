@@ -100,6 +100,9 @@ export const backupSchema = z
     deletionError: z.string().nullable(),
     degraded: z.boolean(),
     encrypted: z.boolean(),
+    trashedAt: z.string().nullable(),
+    trashedBy: z.string().nullable(),
+    purgeAfter: z.string().nullable(),
     copies: z
       .array(
         z.object({

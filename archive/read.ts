@@ -14,9 +14,25 @@ import { manifestSchema, type Manifest } from '../domain/manifest.ts';
 export interface ExtractLimits {
   maxEntries: number;
   maxTotalBytes: number;
+  /** Bytes manifest.json may have: it is read into memory. */
+  maxManifestBytes: number;
+  /** Bytes an entry's path, and the records of a pax header, may have (long GNU and pax headers included). */
+  maxHeaderBytes: number;
 }
 
-export const defaultExtractLimits: ExtractLimits = { maxEntries: 1_000_000, maxTotalBytes: 16 * 1024 ** 4 };
+export const defaultExtractLimits: ExtractLimits = {
+  maxEntries: 1_000_000,
+  maxTotalBytes: 16 * 1024 ** 4,
+  // A manifest lists every file with its sha256: about 200 bytes each, for up to maxEntries files.
+  maxManifestBytes: 256 * 1024 ** 2,
+  maxHeaderBytes: 64 * 1024,
+};
+
+/** The bytes of a pax header's records, as far as they can be counted from what the reader kept. */
+function paxBytes(pax: Record<string, string> | undefined): number {
+  if (!pax) return 0;
+  return Object.entries(pax).reduce((sum, [key, value]) => sum + key.length + value.length, 0);
+}
 
 export interface ExtractedArchive {
   manifest: Manifest;
@@ -79,9 +95,9 @@ export async function extractArchive(options: {
   file: string;
   destination: string;
   expectedSha256?: string | undefined;
-  limits?: ExtractLimits;
+  limits?: Partial<ExtractLimits>;
 }): Promise<ExtractedArchive> {
-  const limits = options.limits ?? defaultExtractLimits;
+  const limits = { ...defaultExtractLimits, ...options.limits };
   const { sha256, sizeBytes } = await fileDigest(options.file);
   if (options.expectedSha256 && sha256 !== options.expectedSha256) {
     throw new LifeboatError(
@@ -108,6 +124,18 @@ export async function extractArchive(options: {
       } else next();
     };
     entries++;
+    if (
+      Buffer.byteLength(header.name) > limits.maxHeaderBytes ||
+      Buffer.byteLength(header.linkname ?? '') > limits.maxHeaderBytes ||
+      paxBytes((header as { pax?: Record<string, string> }).pax) > limits.maxHeaderBytes
+    ) {
+      return finish(
+        new LifeboatError(
+          'VALIDATION_FAILED',
+          `An archive entry's header (path or pax records) is longer than ${limits.maxHeaderBytes} bytes.`,
+        ),
+      );
+    }
     const name = safeEntryPath(header.name);
     if (entries > limits.maxEntries)
       return finish(
@@ -140,6 +168,14 @@ export async function extractArchive(options: {
       return finish(new LifeboatError('VALIDATION_FAILED', `Archive entry "${name}" appears twice.`));
     }
     if (name === 'manifest.json') {
+      if ((header.size ?? 0) > limits.maxManifestBytes) {
+        return finish(
+          new LifeboatError(
+            'VALIDATION_FAILED',
+            `The archive's manifest.json is larger than ${limits.maxManifestBytes} bytes.`,
+          ),
+        );
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: unknown) => {
         chunks.push(chunk as Buffer);
@@ -180,6 +216,13 @@ export async function extractArchive(options: {
     await pipeline(createReadStream(options.file), await decompressorFor(options.file), extract).catch(
       (error: unknown) => {
         if (error instanceof LifeboatError) throw error;
+        // tar-stream's own bound on a long GNU or pax header, before the entry reaches the check above.
+        if ((error as Error).message === 'Header exceeds max size') {
+          throw new LifeboatError(
+            'VALIDATION_FAILED',
+            'An archive entry has an oversized long or pax header.',
+          );
+        }
         throw corrupt((error as Error).message);
       },
     );

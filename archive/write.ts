@@ -1,14 +1,16 @@
 // Builds the backup archive in one streaming pass: tar entries hashed as they are written, the manifest last.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { constants as zlibConstants, createGzip, createZstdCompress } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
+import { isWithin, type DocumentsPolicy } from '../domain/access-policy.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import type { Manifest, ManifestFile } from '../domain/manifest.ts';
+import { allowedDocumentsDir } from './documents-dir.ts';
 import type { Compression } from '../domain/naming.ts';
 import { encryptStream } from './encryption.ts';
 
@@ -18,6 +20,8 @@ export interface ArchiveSource {
   file: string;
   sizeBytes: number;
   mtime: Date;
+  /** The file as listed: what is opened later must still be it, and (for documents) inside `within`. */
+  identity?: { dev: number; ino: number; within: string };
 }
 
 export interface BuiltArchive {
@@ -27,8 +31,12 @@ export interface BuiltArchive {
   files: ManifestFile[];
 }
 
-/** Regular files under `root`, as archive entries `documents/<relative path>`; symbolic links are skipped. */
-export async function listDocuments(root: string): Promise<ArchiveSource[]> {
+/**
+ * Regular files under `documentsDir`, as archive entries `documents/<relative path>`; symbolic links are
+ * skipped. The directory must be one the policy allows (VALIDATION_FAILED), its links resolved first.
+ */
+export async function listDocuments(documentsDir: string, policy: DocumentsPolicy): Promise<ArchiveSource[]> {
+  const root = allowedDocumentsDir(documentsDir, policy);
   const sources: ArchiveSource[] = [];
   const walk = async (dir: string): Promise<void> => {
     let entries;
@@ -47,7 +55,13 @@ export async function listDocuments(root: string): Promise<ArchiveSource[]> {
       else if (entry.isFile()) {
         const info = await lstat(file);
         const relative = path.relative(root, file).split(path.sep).join('/');
-        sources.push({ entryName: `documents/${relative}`, file, sizeBytes: info.size, mtime: info.mtime });
+        sources.push({
+          entryName: `documents/${relative}`,
+          file,
+          sizeBytes: info.size,
+          mtime: info.mtime,
+          identity: { dev: info.dev, ino: info.ino, within: root },
+        });
       }
     }
   };
@@ -64,9 +78,51 @@ function hashing(hashes: Hash[]): Transform {
   });
 }
 
+function changed(source: ArchiveSource, detail: string): LifeboatError {
+  return new LifeboatError(
+    'SOURCE_CHANGED',
+    `${source.entryName} changed after it was listed (${detail}); the backup will be retried.`,
+  );
+}
+
+/**
+ * Opens a source without following a symbolic link in its place (a file swapped for one after the
+ * listing is refused, never read) and checks that it is still the file that was listed, where it was.
+ */
+async function openSource(source: ArchiveSource): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: a FIFO swapped in does not hang the open; it changes nothing for regular files.
+    handle = await open(source.file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    throw changed(source, `it cannot be opened as a file: ${(error as Error).message}`);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw changed(source, 'it is no longer a regular file');
+    const { identity } = source;
+    if (identity) {
+      if (info.dev !== identity.dev || info.ino !== identity.ino) {
+        throw changed(source, 'another file is there');
+      }
+      // Linux names the file an open descriptor really refers to: a directory above it swapped for a
+      // link shows here.
+      const real = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+      if (real !== undefined && !isWithin(real, identity.within)) {
+        throw changed(source, `it now lies outside ${identity.within}`);
+      }
+    }
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
 /** Streams one file into the open tar entry, exactly `sizeBytes` bytes, hashing it on the way. */
 async function addFile(pack: tarStream.Pack, source: ArchiveSource): Promise<ManifestFile> {
   const hash = createHash('sha256');
+  const handle = await openSource(source);
   const entry = pack.entry({
     name: source.entryName,
     size: source.sizeBytes,
@@ -74,10 +130,13 @@ async function addFile(pack: tarStream.Pack, source: ArchiveSource): Promise<Man
     mtime: source.mtime,
     type: 'file',
   });
-  const input =
-    source.sizeBytes === 0
-      ? (PassThrough.from([]) as Readable)
-      : createReadStream(source.file, { start: 0, end: source.sizeBytes - 1, highWaterMark: 1024 * 1024 });
+  let input: Readable;
+  if (source.sizeBytes === 0) {
+    await handle.close();
+    input = PassThrough.from([]);
+  } else {
+    input = handle.createReadStream({ start: 0, end: source.sizeBytes - 1, highWaterMark: 1024 * 1024 });
+  }
   try {
     await pipeline(input, hashing([hash]), entry);
   } catch (error) {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { getBackup } from '../catalog/backups.ts';
 import { getRestoreOperation } from '../catalog/restores.ts';
 import { createSecretBox } from '../catalog/secret-box.ts';
+import { closedAccessPolicy } from '../domain/access-policy.ts';
 import { checkRestoredSql, wipeDatabaseSql } from '../domain/restore/sql.ts';
 import { readToc, runRestore } from '../postgres/pg-restore.ts';
 import { previewRestore, startRestore, type RestoreRequestBody } from '../services/restores.ts';
@@ -110,8 +111,11 @@ await bench.withBenchStack(async (stack) => {
   const storages = createStorageRegistry(`file://${bench.storageDir}`, () => undefined);
   stack.cleanup(() => storages.closeAll());
   const [secrets, storage] = [createSecretBox(stack.secretKey), storages.open(storages.defaultUrl)];
-  const services = { db, secrets, storage, storages, temporal: client, taskQueue: worker.taskQueue };
-  const caller = { id: randomUUID(), name: 'bench', role: 'admin' as const };
+  const services = {
+    ...{ db, secrets, storage, storages, temporal: client, taskQueue: worker.taskQueue },
+    access: closedAccessPolicy(),
+  };
+  const caller = { id: randomUUID(), name: 'bench', role: 'admin' as const, owner: 'bench' };
   /** Preview → confirmation token → restore, as the API's routes do; its steps from the run's history. */
   const lifeboat = async (destination: NonNullable<RestoreRequestBody['destination']>) => {
     const body = { mode: 'full', noOwner: true, destination } as const;

@@ -32,6 +32,11 @@ export interface Backup extends BackupLabels {
   degraded: boolean;
   /** The archive is encrypted to the target's age recipients; restoring it needs a private key. */
   encrypted: boolean;
+  /** In the trash since then, by whom (`retention` for the policy); null while the backup is live. */
+  trashedAt: string | null;
+  trashedBy: string | null;
+  /** When the retention sweep removes a trashed backup for good; until then it can be undeleted. */
+  purgeAfter: string | null;
 }
 
 interface BackupRow {
@@ -64,6 +69,9 @@ interface BackupRow {
   deletion_error: string | null;
   degraded: boolean;
   encrypted: boolean;
+  trashed_at: Date | null;
+  trashed_by: string | null;
+  purge_after: Date | null;
 }
 
 function toBackup(row: BackupRow): Backup {
@@ -95,6 +103,9 @@ function toBackup(row: BackupRow): Backup {
     deletionError: row.deletion_error,
     degraded: row.degraded,
     encrypted: row.encrypted,
+    trashedAt: row.trashed_at?.toISOString() ?? null,
+    trashedBy: row.trashed_by,
+    purgeAfter: row.purge_after?.toISOString() ?? null,
   };
 }
 
@@ -290,6 +301,8 @@ export interface BackupFilters {
   from?: string | undefined;
   to?: string | undefined;
   search?: string | undefined;
+  /** True: only the backups in the trash; otherwise only the live ones. */
+  trashed?: boolean | undefined;
   limit: number;
   offset: number;
 }
@@ -317,7 +330,8 @@ export async function listBackups(
       `%${filters.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
     );
   }
-  const clause = where.length ? `where ${where.join(' and ')}` : '';
+  where.push(filters.trashed ? 'trashed_at is not null' : 'trashed_at is null');
+  const clause = `where ${where.join(' and ')}`;
   const total = await db.query<{ count: string }>(`select count(*) from backups ${clause}`, params);
   const { rows } = await db.query<BackupRow>(
     `select * from backups ${clause} order by started_at desc, id limit $${params.length + 1} offset $${params.length + 2}`,
@@ -330,23 +344,46 @@ export async function deleteBackupRow(db: pg.Pool, id: string): Promise<void> {
   await db.query('delete from backups where id = $1', [id]);
 }
 
-/** Status and error code of the backups that these workflow runs made, by workflow id. */
-export async function backupOutcomesByWorkflowId(
+/** Moves a live backup to the trash until `purgeAfter`; false when it was already there (or is gone). */
+export async function trashBackupRow(
   db: pg.Pool,
-  workflowIds: readonly string[],
-): Promise<Map<string, { status: BackupStatus; errorCode: string | null }>> {
-  const { rows } = await db.query<{ workflow_id: string; status: BackupStatus; error_code: string | null }>(
-    'select workflow_id, status, error_code from backups where workflow_id = any($1)',
-    [workflowIds],
+  id: string,
+  trash: { by: string; purgeAfter: Date },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update backups set trashed_at = now(), trashed_by = $2, purge_after = $3
+     where id = $1 and trashed_at is null`,
+    [id, trash.by, trash.purgeAfter.toISOString()],
   );
-  return new Map(rows.map((row) => [row.workflow_id, { status: row.status, errorCode: row.error_code }]));
+  return Boolean(rowCount);
 }
 
-/** When the last completed backup asked for by `requestedBy` (e.g. `schedule:nightly`) finished. */
-export async function lastCompletedBackupAt(db: pg.Pool, requestedBy: string): Promise<string | null> {
-  const { rows } = await db.query<{ at: Date | null }>(
-    `select max(finished_at) as at from backups where requested_by = $1 and status = 'completed'`,
-    [requestedBy],
+/** Brings a trashed backup back; false when it was not in the trash. */
+export async function untrashBackupRow(db: pg.Pool, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update backups set trashed_at = null, trashed_by = null, purge_after = null, deletion_error = null
+     where id = $1 and trashed_at is not null`,
+    [id],
   );
-  return rows[0]?.at?.toISOString() ?? null;
+  return Boolean(rowCount);
+}
+
+/** The id of the target's newest completed backup that is not in the trash. */
+export async function newestCompletedBackupId(db: pg.Pool, targetId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from backups where target_id = $1 and status = 'completed' and trashed_at is null
+     order by started_at desc, id limit 1`,
+    [targetId],
+  );
+  return rows[0]?.id;
+}
+
+/** Trashed backups whose grace has passed (of one target, or all), oldest first: what the sweep removes. */
+export async function listBackupsToPurge(db: pg.Pool, now: Date, targetId?: string): Promise<Backup[]> {
+  const { rows } = await db.query<BackupRow>(
+    `select * from backups where purge_after <= $1 and ($2::uuid is null or target_id = $2)
+     order by purge_after, id`,
+    [now.toISOString(), targetId ?? null],
+  );
+  return rows.map(toBackup);
 }

@@ -193,6 +193,19 @@ export async function findUnfinishedRestore(
   return rows[0] ? toOperation(rows[0]) : undefined;
 }
 
+/**
+ * The unfinished restores (pending, awaiting approval, running or rolling back) that read `backupId` or
+ * took it as their safety backup: while one holds it, the backup cannot be deleted.
+ */
+export async function unfinishedRestoresHolding(db: pg.Pool, backupId: string): Promise<RestoreOperation[]> {
+  const { rows } = await db.query<RestoreRow>(
+    `select ${columns} from restore_operations
+      where (backup_id = $1 or safety_backup_id = $1) and finished_at is null order by created_at`,
+    [backupId],
+  );
+  return rows.map(toOperation);
+}
+
 export async function findRestoreOperation(db: pg.Pool, id: string): Promise<RestoreOperation | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
   const { rows } = await db.query<RestoreRow>(`select ${columns} from restore_operations where id = $1`, [

@@ -12,7 +12,7 @@ export interface RetentionRow {
   storageKey: string | null;
 }
 
-/** Every backup of a target, with what retention needs to plan. */
+/** Every backup of a target outside the trash, with what retention needs to plan. */
 export async function listBackupsForRetention(db: pg.Pool, targetId: string): Promise<RetentionRow[]> {
   const { rows } = await db.query<{
     id: string;
@@ -24,7 +24,7 @@ export async function listBackupsForRetention(db: pg.Pool, targetId: string): Pr
     storage_key: string | null;
   }>(
     `select id, started_at, status, protected, size_bytes, trigger, storage_key from backups
-     where target_id = $1 order by started_at desc`,
+     where target_id = $1 and trashed_at is null order by started_at desc`,
     [targetId],
   );
   return rows.map((row) => ({

@@ -1,46 +1,170 @@
-// Global settings: the default retention policy (with its time zone and cleanup ages) and storage.
+// Global settings: the default retention policy (with its time zone and cleanup ages), storage, deletion
+// rights and grace, restore approval; changed by merging, never by replacing the whole document.
 import type pg from 'pg';
 import { z } from 'zod';
-import { retentionPolicySchema } from '../domain/retention.ts';
+import { retentionOverridesSchema, retentionPolicySchema } from '../domain/retention.ts';
+import { storageUrlProblem } from '../domain/storage-url.ts';
+
+const restoreApprovalSchema = z
+  .object({
+    required: z.boolean().default(false),
+    timeoutMinutes: z
+      .number()
+      .positive()
+      .max(7 * 24 * 60)
+      .default(60),
+    targets: z.array(z.string().min(1)).nullable().default(null),
+  })
+  .strict();
+
+export type RestoreApproval = z.infer<typeof restoreApprovalSchema>;
 
 export const settingsSchema = z
   .object({
     retention: retentionPolicySchema.default(retentionPolicySchema.parse({})),
     /** Shown to people and used when a target names none; credentials never go here. */
-    defaultStorageUrl: z.string().nullable().default(null),
+    defaultStorageUrl: z
+      .string()
+      .superRefine((url, context) => {
+        const problem = storageUrlProblem(url);
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      })
+      .nullable()
+      .default(null),
     /** The storage budget that statistics measure use against; null for none. */
     maxStorageBytes: z.number().int().positive().nullable().default(null),
     /**
-     * Restores wait for an `approve` from a different admin, for all targets or the ones named, and are
-     * cancelled when none comes within `timeoutMinutes`.
+     * Restores wait for an `approve` from an admin with another token owner, for all targets or the ones
+     * named, and are cancelled when none comes within `timeoutMinutes`.
      */
-    restoreApproval: z
-      .object({
-        required: z.boolean().default(false),
-        timeoutMinutes: z
-          .number()
-          .positive()
-          .max(7 * 24 * 60)
-          .default(60),
-        targets: z.array(z.string().min(1)).nullable().default(null),
-      })
-      .strict()
-      .default({ required: false, timeoutMinutes: 60, targets: null }),
+    restoreApproval: restoreApprovalSchema.default({ required: false, timeoutMinutes: 60, targets: null }),
+    /** Whether operators may move backups to the trash; admins always may. */
+    allowOperatorDelete: z.boolean().default(false),
+    /** Days a deleted backup stays in the trash, restorable, before the retention sweep removes it. */
+    deleteGraceDays: z.number().int().min(1).max(3650).default(7),
   })
   .strict();
 
 export type Settings = z.infer<typeof settingsSchema>;
 
-export async function getSettings(db: pg.Pool): Promise<Settings> {
-  const { rows } = await db.query<{ value: unknown }>('select value from settings where id');
-  return settingsSchema.parse(rows[0]?.value ?? {});
+/** A change of `restoreApproval` that loosens it, waiting until `effectiveAt` before it applies. */
+const pendingApprovalSchema = z
+  .object({
+    value: restoreApprovalSchema,
+    effectiveAt: z.string().datetime({ offset: true }),
+    requestedBy: z.string(),
+  })
+  .strict();
+
+/** The settings in effect, and a loosening of restoreApproval that waits for its time (or null). */
+export const storedSettingsSchema = settingsSchema.extend({
+  pendingRestoreApproval: pendingApprovalSchema.nullable().default(null),
+});
+
+export type StoredSettings = z.infer<typeof storedSettingsSchema>;
+
+function withoutDefaults(shape: Record<string, z.ZodType>): Record<string, z.ZodType> {
+  return Object.fromEntries(
+    Object.entries(shape).map(([key, schema]) => [
+      key,
+      schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema,
+    ]),
+  );
 }
 
-export async function putSettings(db: pg.Pool, settings: Settings, updatedBy: string): Promise<Settings> {
-  await db.query(
-    `insert into settings (id, value, updated_by) values (true, $1, $2)
-     on conflict (id) do update set value = excluded.value, updated_by = excluded.updated_by, updated_at = now()`,
-    [JSON.stringify(settings), updatedBy],
-  );
-  return settings;
+/**
+ * A change: any subset of the fields, and of the fields of `retention` and `restoreApproval`. What is
+ * left out keeps its current value; null sets a nullable field to none.
+ */
+export const settingsPatchSchema = z
+  .object(
+    withoutDefaults({
+      ...settingsSchema.shape,
+      retention: retentionOverridesSchema,
+      restoreApproval: z.object(withoutDefaults(restoreApprovalSchema.shape)).partial().strict(),
+    }),
+  )
+  .partial()
+  .strict() as unknown as z.ZodType<SettingsPatch>;
+
+export type SettingsPatch = {
+  [K in keyof Settings]?: K extends 'retention' | 'restoreApproval' ? Partial<Settings[K]> : Settings[K];
+};
+
+/**
+ * Whether `next` asks for less approval than `current`: approval switched off, or targets taken out of
+ * it. Such a change waits; one that asks for more (or only changes the timeout) applies at once.
+ */
+export function loosensApproval(current: RestoreApproval, next: RestoreApproval): boolean {
+  if (!current.required) return false;
+  if (!next.required) return true;
+  if (next.targets === null) return false;
+  return current.targets === null || current.targets.some((target) => !next.targets!.includes(target));
+}
+
+/** The stored document with a pending approval change applied once its time has come. */
+function inEffect(stored: StoredSettings, now: Date): StoredSettings {
+  const pending = stored.pendingRestoreApproval;
+  if (!pending || Date.parse(pending.effectiveAt) > now.getTime()) return stored;
+  return { ...stored, restoreApproval: pending.value, pendingRestoreApproval: null };
+}
+
+export async function getSettings(db: pg.Pool, now: Date = new Date()): Promise<StoredSettings> {
+  const { rows } = await db.query<{ value: unknown }>('select value from settings where id');
+  return inEffect(storedSettingsSchema.parse(rows[0]?.value ?? {}), now);
+}
+
+/**
+ * Merges `patch` into the settings under a row lock, so that two changes never undo each other. A change
+ * that loosens restoreApproval is stored as pending until `approvalChangeDelayMs` has passed (the one who
+ * loosens it cannot restore at once without approval); any later change of restoreApproval replaces it.
+ */
+export async function updateSettings(
+  db: pg.Pool,
+  patch: SettingsPatch,
+  change: { updatedBy: string; approvalChangeDelayMs: number; now?: Date },
+): Promise<StoredSettings> {
+  const now = change.now ?? new Date();
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    await client.query(
+      `insert into settings (id, value, updated_by) values (true, '{}', $1) on conflict (id) do nothing`,
+      [change.updatedBy],
+    );
+    const { rows } = await client.query<{ value: unknown }>('select value from settings where id for update');
+    const current = inEffect(storedSettingsSchema.parse(rows[0]?.value ?? {}), now);
+    const { retention, restoreApproval, ...plain } = patch;
+    let next: StoredSettings = {
+      ...current,
+      ...plain,
+      retention: retentionPolicySchema.parse({ ...current.retention, ...retention }),
+    };
+    if (restoreApproval) {
+      const requested = { ...current.restoreApproval, ...restoreApproval };
+      next =
+        change.approvalChangeDelayMs > 0 && loosensApproval(current.restoreApproval, requested)
+          ? {
+              ...next,
+              pendingRestoreApproval: {
+                value: requested,
+                effectiveAt: new Date(now.getTime() + change.approvalChangeDelayMs).toISOString(),
+                requestedBy: change.updatedBy,
+              },
+            }
+          : { ...next, restoreApproval: requested, pendingRestoreApproval: null };
+    }
+    const saved = storedSettingsSchema.parse(next);
+    await client.query(`update settings set value = $1, updated_by = $2, updated_at = now() where id`, [
+      JSON.stringify(saved),
+      change.updatedBy,
+    ]);
+    await client.query('commit');
+    return saved;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }

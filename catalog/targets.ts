@@ -106,6 +106,10 @@ export async function createTarget(db: pg.Pool, box: SecretBox, input: ResolvedT
   }
 }
 
+/**
+ * Replaces a target's row. With `keepPassword` the stored password (or its variable) stays, but only while
+ * host, port and user stay too: for another server or user it is dropped, never sent there.
+ */
 export async function updateTarget(
   db: pg.Pool,
   box: SecretBox,
@@ -118,8 +122,8 @@ export async function updateTarget(
   try {
     const { rows } = await db.query<TargetRow>(
       `update targets set name = $2, description = $3, host = $4, port = $5, database_name = $6, username = $7,
-         password_ciphertext = case when $11 then password_ciphertext else $8 end,
-         password_env = case when $11 then password_env else $9 end,
+         password_ciphertext = case when $11 and host = $4 and port = $5 and username = $7 then password_ciphertext else $8 end,
+         password_env = case when $11 and host = $4 and port = $5 and username = $7 then password_env else $9 end,
          documents_dir = $10, retention_policy = $12, compression = $13, destinations = $14,
          encryption_recipients = $15, updated_at = now()
        where id = $1 returning *`,

@@ -13,7 +13,9 @@ import { planFromText } from './retention-plan.ts';
 const usage = `Usage: lifeboat <command> [options]
 
 Catalog commands (need LIFEBOAT_DATABASE_URL):
-  token create --name NAME --role admin|operator|viewer   create an API token and print it once
+  token create --name NAME --role admin|operator|viewer [--owner PERSON]
+                                                         create an API token and print it once; tokens of
+                                                         one owner count as one person for approvals
   token list                                             list tokens (never their values)
   token revoke --name NAME                               revoke a token
   migrate                                                bring the catalog schema up to date
@@ -194,6 +196,7 @@ async function main(argv: string[]): Promise<void> {
     allowPositionals: true,
     options: {
       name: { type: 'string' },
+      owner: { type: 'string' },
       role: { type: 'string' },
       description: { type: 'string' },
       tag: { type: 'string', multiple: true },
@@ -265,8 +268,11 @@ async function main(argv: string[]): Promise<void> {
       if (!(roles as readonly string[]).includes(role)) {
         throw new LifeboatError('VALIDATION_FAILED', `--role must be one of ${roles.join(', ')}.`);
       }
-      const created = await withCatalog((db) => createToken(db, required(values, 'name'), role as Role));
-      print({ name: created.name, role: created.role, token: created.token });
+      const name = required(values, 'name');
+      const created = await withCatalog((db) =>
+        createToken(db, name, role as Role, text(values, 'owner') ?? name),
+      );
+      print({ name: created.name, role: created.role, owner: created.owner, token: created.token });
       process.stderr.write('Store the token now: it is not shown again.\n');
       return;
     }

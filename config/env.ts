@@ -3,6 +3,11 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { realPathOf } from '../archive/documents-dir.ts';
+import { envNameProblem, type AccessPolicy, type EnvNamePolicy } from '../domain/access-policy.ts';
+import { LifeboatError } from '../domain/errors.ts';
+import { storageUrlEnvNames } from '../domain/storage-url.ts';
+import { parseConnectionUrl } from '../domain/target.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -11,6 +16,10 @@ const list = (value: string) =>
     .split(':')
     .map((part) => part.trim())
     .filter(Boolean);
+
+const envPrefix = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the start of an environment variable name, e.g. LIFEBOAT_TARGET_');
 
 const envSchema = z.object({
   LIFEBOAT_DATABASE_URL: z.string().startsWith('postgres', 'a postgres:// URL of the catalog database'),
@@ -35,6 +44,35 @@ const envSchema = z.object({
     .positive()
     .default(64 * 1024 ** 3),
   LIFEBOAT_AGE_IDENTITY_FILE: z.string().startsWith('/', 'an absolute path').optional(),
+  /** Bytes an uploaded archive may unpack to, against decompression bombs. */
+  LIFEBOAT_UPLOAD_MAX_UNPACKED_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 ** 3),
+  /** Target passwords (passwordEnv) may be read only from variables whose names start with it. */
+  LIFEBOAT_TARGET_ENV_PREFIX: envPrefix.default('LIFEBOAT_TARGET_'),
+  /** Storage credentials (the *Env parameters of storage URLs) likewise. */
+  LIFEBOAT_STORAGE_ENV_PREFIX: envPrefix.default('LIFEBOAT_STORAGE_'),
+  /** Where documentsDir may be, colon-separated; none by default. */
+  LIFEBOAT_DOCUMENTS_ROOTS: z
+    .string()
+    .default('')
+    .transform(list)
+    .refine((roots) => roots.every((root) => root.startsWith('/')), 'absolute paths, separated by ":"'),
+  /** Where the API writes the first admin token of a catalog that never had one (mode 0600). */
+  LIFEBOAT_ADMIN_TOKEN_FILE: z.string().default(path.join(root, 'data', 'admin-token')),
+  /** Behind a reverse proxy: rate limits and the audit log take the client from X-Forwarded-For. */
+  LIFEBOAT_TRUST_PROXY: z
+    .enum(['true', 'false'], { message: 'true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** How long a change that loosens restoreApproval waits before it applies. */
+  LIFEBOAT_APPROVAL_CHANGE_DELAY_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 30)
+    .default(24),
 });
 
 export type LifeboatEnv = z.infer<typeof envSchema>;
@@ -74,9 +112,63 @@ export function loadLocalEnvFile(): void {
   if (existsSync(localEnvFile)) process.loadEnvFile(localEnvFile);
 }
 
-/** Reads a secret that a target references by environment-variable name, on the worker only. */
-export function readSecretFromEnv(name: string): string | undefined {
-  return process.env[name];
+/** Lifeboat's own settings: no target or storage URL may name them as a credential. */
+const ownSettings: readonly string[] = [...envSchema.keyof().options, ...clientEnvSchema.keyof().options];
+
+/** The local directory of a file:// storage URL, else undefined. */
+function localStorageRoot(url: string): string | undefined {
+  return url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : undefined;
+}
+
+/**
+ * What API callers may point Lifeboat at, from the settings: credential variables by prefix, documents
+ * under LIFEBOAT_DOCUMENTS_ROOTS and outside Lifeboat's own directories, never the catalog database.
+ */
+export function accessPolicy(env: LifeboatEnv): AccessPolicy {
+  const own = [
+    localStorageRoot(env.LIFEBOAT_STORAGE_URL),
+    env.LIFEBOAT_WORK_DIR,
+    env.LIFEBOAT_UPLOAD_DIR,
+    env.LIFEBOAT_AGE_IDENTITY_FILE && path.dirname(env.LIFEBOAT_AGE_IDENTITY_FILE),
+    // Secrets kept as files: a documents directory must not hold them.
+    env.LIFEBOAT_ADMIN_TOKEN_FILE,
+    localEnvFile,
+  ].filter((dir): dir is string => Boolean(dir));
+  const catalog = parseConnectionUrl(env.LIFEBOAT_DATABASE_URL);
+  return {
+    targetEnv: { prefix: env.LIFEBOAT_TARGET_ENV_PREFIX, reserved: ownSettings },
+    storageEnv: { prefix: env.LIFEBOAT_STORAGE_ENV_PREFIX, reserved: ownSettings },
+    documents: {
+      roots: env.LIFEBOAT_DOCUMENTS_ROOTS.map(realPathOf),
+      own: own.map((dir) => realPathOf(path.resolve(dir))),
+    },
+    catalog: catalog?.database
+      ? { host: catalog.host ?? 'localhost', port: catalog.port ?? 5432, database: catalog.database }
+      : null,
+  };
+}
+
+/**
+ * Reads the credentials that targets and storage URLs name, refusing (VALIDATION_FAILED) every name the
+ * policy does not allow: the API checks names when they are given, this checks them again where they are
+ * read. `trusted` are names the operator wrote into Lifeboat's own settings (LIFEBOAT_STORAGE_URL).
+ */
+export function secretReader(
+  policy: EnvNamePolicy,
+  trusted: readonly string[] = [],
+): (name: string) => string | undefined {
+  return (name) => {
+    const allowed = trusted.includes(name) && !policy.reserved.includes(name);
+    const problem = allowed ? undefined : envNameProblem(name, policy);
+    if (problem) throw new LifeboatError('VALIDATION_FAILED', `Credential variable refused: ${problem}.`);
+    return process.env[name];
+  };
+}
+
+/** The reader of target passwords and the one of storage credentials, for the worker and the API. */
+export function secretReaders(env: LifeboatEnv, policy: AccessPolicy) {
+  const trusted = storageUrlEnvNames(env.LIFEBOAT_STORAGE_URL).map((entry) => entry.name);
+  return { target: secretReader(policy.targetEnv), storage: secretReader(policy.storageEnv, trusted) };
 }
 
 /** This process's environment with `overrides` on top: what the embedded stack hands its children. */

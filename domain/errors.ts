@@ -16,12 +16,18 @@ const codes = {
   DECRYPTION_FAILED: 'permanent',
   SOURCE_CHANGED: 'transient',
   STORAGE_UNAVAILABLE: 'transient',
+  // A step's input on the worker's disk is gone (the worker was replaced or wiped): no retry of that
+  // step can bring it back; the workflow starts the run over from its first step.
+  SCRATCH_MISSING: 'permanent',
   NOT_FOUND: 'permanent',
   CONFLICT: 'permanent',
   VALIDATION_FAILED: 'permanent',
   CONFIRMATION_INVALID: 'permanent',
   UNAUTHORIZED: 'permanent',
   FORBIDDEN: 'permanent',
+  // The API's own refusals of a client: too many failed authentications, a body over the size limit.
+  RATE_LIMITED: 'transient',
+  PAYLOAD_TOO_LARGE: 'permanent',
   PROTECTED: 'permanent',
   CANCELLED: 'permanent',
   TEMPORAL_UNAVAILABLE: 'transient',

@@ -9,7 +9,17 @@ export type Tier = (typeof tiers)[number];
 export type KeepReason =
   Tier | `oldest ${Tier}` | 'within' | 'protected' | 'running' | 'newest' | 'safety' | 'recent failure';
 
-const count = z.number().int().min(-1, '-1 means unlimited');
+/**
+ * How many a tier keeps: -1 for unlimited, else at most `maxTierCount` (an hourly tier that large
+ * already spans more than a century); a larger number is refused rather than planned with.
+ */
+export const maxTierCount = 1_000_000;
+const count = z.number().int().min(-1, '-1 means unlimited').max(maxTierCount);
+/** Days a failed run or a safety backup is kept: at most a century. */
+const days = z.number().int().min(0).max(36_500);
+
+/** The latest instant a JavaScript Date holds: 8.64e15 ms after the epoch. */
+const maxDateMs = 8.64e15;
 
 export const durationPattern = /^(?=\d)(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?(?:(\d+)h)?$/;
 
@@ -25,9 +35,9 @@ export const retentionPolicySchema = z
     maxTotalBytes: z.number().int().positive().nullable().default(null),
     timeZone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin').default('UTC'),
     /** Failed and cancelled runs are forgotten after this many days. */
-    failedRetentionDays: z.number().int().min(0).default(7),
+    failedRetentionDays: days.default(7),
     /** Safety backups taken before restores are kept this many days. */
-    safetyRetentionDays: z.number().int().min(0).default(7),
+    safetyRetentionDays: days.default(7),
   })
   .strict();
 
@@ -45,8 +55,8 @@ export const retentionOverridesSchema = z
     keepWithin: z.string().regex(durationPattern, 'a duration like 1y5m7d2h').nullable(),
     maxTotalBytes: z.number().int().positive().nullable(),
     timeZone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin'),
-    failedRetentionDays: z.number().int().min(0),
-    safetyRetentionDays: z.number().int().min(0),
+    failedRetentionDays: days,
+    safetyRetentionDays: days,
   })
   .partial()
   .strict();
@@ -139,11 +149,24 @@ function subtractDuration(zone: Zone, timeMs: number, duration: string): number 
     wall.getUTCSeconds(),
     wall.getUTCMilliseconds(),
   );
-  return zone.instant(shifted) - Number(h) * 3_600_000;
+  // A duration reaching past the earliest date covers everything there is.
+  const start = instantWithinRange(zone, shifted);
+  return start === null ? Number.NEGATIVE_INFINITY : start - Number(h) * 3_600_000;
+}
+
+/** The instant a wall-clock time stands for, or null when it lies outside the dates a Date can hold. */
+function instantWithinRange(zone: Zone, wallMs: number): number | null {
+  return Number.isFinite(wallMs) && Math.abs(wallMs) <= maxDateMs - 2 * dayMs ? zone.instant(wallMs) : null;
 }
 
 function byTimeDescending(a: RetentionCandidate, b: RetentionCandidate): number {
   return b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** A projected expiry as a date; null when there is none, or when it lies beyond any date. */
+function expiryDate(expiresMs: number | null | undefined): Date | null {
+  if (expiresMs === undefined || expiresMs === null || !Number.isFinite(expiresMs)) return null;
+  return Math.abs(expiresMs) <= maxDateMs ? new Date(expiresMs) : null;
 }
 
 /**
@@ -192,8 +215,11 @@ export function planRetention(
       if (bucket === tierState.last && !isOldest) continue;
       const { tier } = tierState;
       const count = policy[policyCount[tier]] as number;
+      // A bucket end past the last date a Date holds keeps the backup beyond any date: no expiry.
       const expiresMs =
-        tier === 'last' || count < 0 ? null : zone.instant(bucketStartAfter[tier](wall, count));
+        tier === 'last' || count < 0
+          ? null
+          : (instantWithinRange(zone, bucketStartAfter[tier](wall, count)) ?? Number.POSITIVE_INFINITY);
       keep(backup, bucket === tierState.last ? `oldest ${tier}` : tier, expiresMs);
       tierState.last = bucket;
       if (tierState.remaining > 0) tierState.remaining--;
@@ -250,7 +276,7 @@ export function planRetention(
         id: backup.id,
         time: backup.time,
         reasons: kept,
-        expiresAt: expiresMs === undefined || expiresMs === null ? null : new Date(expiresMs),
+        expiresAt: expiryDate(expiresMs),
       });
     } else {
       plan.remove.push({

@@ -30,3 +30,34 @@ export function storageUrlProblem(url: string): string | undefined {
 export function isLocalStorageUrl(url: string): boolean {
   return url.startsWith('file:');
 }
+
+/** The URL parameters that name environment variables holding a storage credential. */
+export const storageEnvParameters = [
+  'accessKeyIdEnv',
+  'secretAccessKeyEnv',
+  'passwordEnv',
+  'privateKeyPassphraseEnv',
+] as const;
+
+/** Percent-decoded, or as written when it is not valid percent-encoding (then no usable name either). */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Every environment variable a storage URL names, with the parameter that names it. */
+export function storageUrlEnvNames(url: string): { parameter: string; name: string }[] {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1).replace(/#.*$/, '') : '';
+  const names: { parameter: string; name: string }[] = [];
+  for (const pair of query.split('&')) {
+    const separator = pair.indexOf('=');
+    if (separator === -1) continue;
+    const parameter = decoded(pair.slice(0, separator));
+    const name = decoded(pair.slice(separator + 1));
+    if ((storageEnvParameters as readonly string[]).includes(parameter)) names.push({ parameter, name });
+  }
+  return names;
+}

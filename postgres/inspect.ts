@@ -1,7 +1,7 @@
 // What a server and a database hold now: versions, sizes, sessions, and tables from the planner's statistics.
 import type pg from 'pg';
 import type { ManifestTable } from '../domain/manifest.ts';
-import { qualifiedName, type TableName } from '../domain/restore/options.ts';
+import { sqlTableName, type TableName } from '../domain/restore/options.ts';
 import type { ObservedTable } from '../domain/restore/verify.ts';
 import type { TargetConnection } from '../domain/target.ts';
 import { withClient } from './client.ts';
@@ -156,7 +156,7 @@ export function countTables(
   return withClient(connection, password, 'lifeboat-restore-verify', async (client) => {
     const seen: ObservedTable[] = [];
     for (const table of tables) {
-      const name = qualifiedName(table);
+      const name = sqlTableName(table);
       const { rows } = await client.query<{ exists: boolean }>(
         'select to_regclass($1) is not null as exists',
         [name],

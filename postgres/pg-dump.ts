@@ -9,7 +9,9 @@ export function classifyDumpStderr(stderr: string): LifeboatError {
   if (/password authentication failed|no pg_hba\.conf entry|no password supplied/i.test(stderr)) {
     return new LifeboatError('AUTH_FAILED', `pg_dump could not log in: ${text}`);
   }
-  if (/permission denied/i.test(stderr)) {
+  // PostgreSQL's own refusals only (its ERROR: and FATAL: lines): a local file pg_dump cannot open says
+  // "Permission denied" too, and is no reason to give up on the target's credentials.
+  if (/\b(ERROR|FATAL):\s+permission denied/.test(stderr)) {
     return new LifeboatError('AUTH_FAILED', `pg_dump lacks a privilege: ${text}`);
   }
   if (/server version mismatch|aborting because of server version mismatch/i.test(stderr)) {

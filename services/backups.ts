@@ -1,4 +1,5 @@
-// Backups as the API and the activities both handle them: start, describe, cancel, delete everywhere.
+// Backups as the API and the activities both handle them: start, describe, cancel, trash and undelete,
+// and delete everywhere (which only the retention sweep does, once a trashed backup's grace has passed).
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type pg from 'pg';
@@ -6,9 +7,14 @@ import {
   deleteBackupRow,
   getBackup,
   listBackupCopies,
+  newestCompletedBackupId,
+  trashBackupRow,
+  untrashBackupRow,
   type Backup,
   type BackupCopy,
 } from '../catalog/backups.ts';
+import { unfinishedRestoresHolding } from '../catalog/restores.ts';
+import { getSettings } from '../catalog/settings.ts';
 import type { TokenIdentity } from '../catalog/tokens.ts';
 import type { Target } from '../catalog/targets.ts';
 import { LifeboatError } from '../domain/errors.ts';
@@ -97,17 +103,23 @@ export interface BackupDetail extends Backup {
   progress: BackupProgress | null;
 }
 
-/** One backup with its copies, what is missing from them, and live progress while it runs. */
-export async function describeBackup(deps: ServiceDeps, id: string): Promise<BackupDetail> {
-  const backup = await getBackup(deps.db, id);
-  const copies = await listBackupCopies(deps.db, backup.id);
-  const warnings = copies
+/** One warning per failed copy, each saying how many of the destinations hold the backup. */
+export function copyWarnings(copies: readonly BackupCopy[]): string[] {
+  const held = copies.filter((copy) => copy.status === 'completed').length;
+  return copies
     .filter((copy) => copy.status === 'failed')
     .map(
       (copy) =>
         `The copy to ${copy.storageUrl} failed (${copy.errorCode}): ${copy.errorMessage} Only ` +
-        `${copies.length - 1} of ${copies.length} destinations hold this backup.`,
+        `${held} of ${copies.length} destinations hold this backup.`,
     );
+}
+
+/** One backup with its copies, what is missing from them, and live progress while it runs. */
+export async function describeBackup(deps: ServiceDeps, id: string): Promise<BackupDetail> {
+  const backup = await getBackup(deps.db, id);
+  const copies = await listBackupCopies(deps.db, backup.id);
+  const warnings = copyWarnings(copies);
   const progress =
     backup.status === 'running' ? await queryWithin(deps, backup.workflowId, progressQuery) : null;
   return { ...backup, copies, warnings, progress };
@@ -124,7 +136,8 @@ export async function cancelBackup(deps: ServiceDeps, id: string): Promise<Backu
 
 /**
  * Removes a backup everywhere: every copy from storage first, then its catalog row, so that a failure
- * half-way leaves a row that still points at what is left. Retention and the API both delete this way.
+ * half-way (a locked object, storage down) leaves a row that still points at what is left. The one
+ * function that removes a backup; its only caller is the retention sweep's purge of the trash.
  */
 export async function deleteBackup(
   deps: { db: pg.Pool; storages: StorageRegistry },
@@ -134,26 +147,87 @@ export async function deleteBackup(
   await deleteBackupRow(deps.db, backup.id);
 }
 
-/** A person's request to delete: never a running backup, a protected one only by an admin with force. */
-export async function deleteBackupOnRequest(
+const dayMs = 86_400_000;
+
+/** When a backup trashed now is purged: `deleteGraceDays` of the settings from now. */
+export async function purgeAfterFromNow(db: pg.Pool, now: Date): Promise<Date> {
+  return new Date(now.getTime() + (await getSettings(db, now)).deleteGraceDays * dayMs);
+}
+
+/** The guards a forced delete overrode, for the audit log. */
+export type OverriddenGuard = 'protected' | 'newest';
+
+/**
+ * A person's request to delete: moves the backup to the trash, from where `undeleteBackup` brings it back
+ * until the retention sweep purges it. Refused: for an operator unless `allowOperatorDelete`; a running
+ * backup; one an unfinished restore reads or took as its safety backup (drills, when they come, hold
+ * their backup the same way); and, unless an admin passes `force`, a protected backup (PROTECTED) or the
+ * target's newest completed one (CONFLICT). Trashing a trashed backup changes nothing.
+ */
+export async function trashBackupOnRequest(
   deps: ServiceDeps,
   id: string,
-  request: { caller: TokenIdentity | undefined; force: boolean },
-): Promise<Backup> {
+  request: { caller: TokenIdentity | undefined; force: boolean; now?: Date },
+): Promise<{ backup: Backup; overridden: OverriddenGuard[] }> {
+  const now = request.now ?? new Date();
   const backup = await getBackup(deps.db, id);
+  const settings = await getSettings(deps.db, now);
+  const isAdmin = request.caller?.role === 'admin';
+  if (!isAdmin && !settings.allowOperatorDelete) {
+    throw new LifeboatError(
+      'FORBIDDEN',
+      'Only an admin may delete backups; the settings can allow operators (allowOperatorDelete).',
+    );
+  }
+  if (backup.trashedAt) return { backup, overridden: [] };
   if (backup.status === 'running') {
     throw new LifeboatError('CONFLICT', 'The backup is still running; cancel it first.');
   }
-  if (backup.protected) {
-    if (!request.force)
-      throw new LifeboatError(
-        'PROTECTED',
-        'The backup is protected; an admin may delete it with force=true.',
-      );
-    if (request.caller?.role !== 'admin') {
-      throw new LifeboatError('FORBIDDEN', 'Only an admin may delete a protected backup.');
-    }
+  const holders = await unfinishedRestoresHolding(deps.db, backup.id);
+  if (holders.length) {
+    throw new LifeboatError(
+      'CONFLICT',
+      `Restore ${holders[0]!.id} (${holders[0]!.status}) uses this backup; it can be deleted once that restore has ended.`,
+      { reason: 'in-use', restoreId: holders[0]!.id },
+    );
   }
-  await deleteBackup(deps, backup);
-  return backup;
+  const overridden: OverriddenGuard[] = [];
+  const guard = (name: OverriddenGuard, error: LifeboatError) => {
+    if (!request.force) throw error;
+    if (!isAdmin) throw new LifeboatError('FORBIDDEN', `Only an admin may force this: ${error.message}`);
+    overridden.push(name);
+  };
+  if (backup.protected) {
+    guard(
+      'protected',
+      new LifeboatError('PROTECTED', 'The backup is protected; an admin may delete it with force=true.'),
+    );
+  }
+  if (
+    backup.status === 'completed' &&
+    (await newestCompletedBackupId(deps.db, backup.targetId)) === backup.id
+  ) {
+    guard(
+      'newest',
+      new LifeboatError(
+        'CONFLICT',
+        `This is the newest completed backup of ${backup.targetName}; an admin may delete it with force=true.`,
+        { reason: 'newest' },
+      ),
+    );
+  }
+  await trashBackupRow(deps.db, backup.id, {
+    by: request.caller?.name ?? 'unknown',
+    purgeAfter: await purgeAfterFromNow(deps.db, now),
+  });
+  return { backup: await getBackup(deps.db, backup.id), overridden };
+}
+
+/** Takes a backup out of the trash, as it was; CONFLICT when it is not there, NOT_FOUND once purged. */
+export async function undeleteBackup(deps: ServiceDeps, id: string): Promise<Backup> {
+  const backup = await getBackup(deps.db, id);
+  if (!(await untrashBackupRow(deps.db, backup.id))) {
+    throw new LifeboatError('CONFLICT', `Backup ${backup.id} is not in the trash.`);
+  }
+  return getBackup(deps.db, backup.id);
 }

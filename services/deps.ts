@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { SecretBox } from '../catalog/secret-box.ts';
+import type { AccessPolicy } from '../domain/access-policy.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { UploadSettings } from './upload.ts';
@@ -17,6 +18,8 @@ export interface ServiceDeps {
   /** Where uploaded archives are staged and how large they may be. */
   upload?: UploadSettings | undefined;
   taskQueue: string;
+  /** What callers may point Lifeboat at: credential variables, documents directories, restore destinations. */
+  access: AccessPolicy;
   /** Milliseconds a live-progress query may take before the API answers without it. */
   queryTimeoutMs?: number;
 }

@@ -13,6 +13,8 @@ import {
 import { getSettings } from '../catalog/settings.ts';
 import { getTarget, type Target } from '../catalog/targets.ts';
 import type { TokenIdentity } from '../catalog/tokens.ts';
+import { allowedDocumentsDir } from '../archive/documents-dir.ts';
+import { restoreDestinationProblem } from '../domain/access-policy.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { describeFailure } from '../workflows/failure.ts';
 import { compactUtcTimestamp } from '../domain/naming.ts';
@@ -65,6 +67,9 @@ async function resolveRestore(
       `Backup ${backup.id} is ${backup.status}; only a completed backup can be restored.`,
     );
   }
+  if (backup.trashedAt) {
+    throw new LifeboatError('CONFLICT', `Backup ${backup.id} is in the trash; undelete it to restore it.`);
+  }
   const target = await getTarget(deps.db, body.destination?.target ?? backup.targetId);
   const newDatabase = body.destination?.database;
   if (newDatabase !== undefined && !/^[^\0]{1,63}$/.test(newDatabase)) {
@@ -81,6 +86,13 @@ async function resolveRestore(
           targetName: target.name,
           database: target.connection.database,
         };
+  const refused = restoreDestinationProblem(
+    { host: target.connection.host, port: target.connection.port, database: destination.database },
+    deps.access.catalog,
+  );
+  if (refused) {
+    throw new LifeboatError('VALIDATION_FAILED', `destination: ${refused}.`, { field: 'destination' });
+  }
   const documentsDir = destination.kind === 'target' ? target.documentsDir : null;
   const resolved = resolveRestoreOptions(body, {
     backupHasDocuments: (backup.manifest?.documents?.fileCount ?? 0) > 0,
@@ -91,13 +103,20 @@ async function resolveRestore(
       field: resolved.field,
     });
   }
+  const restoredDocumentsDir = resolved.value.documents ? documentsDir : null;
+  // Documents are written only where the policy allows now, whatever it allowed when the target was made.
+  if (restoredDocumentsDir !== null) allowedDocumentsDir(restoredDocumentsDir, deps.access.documents);
   return {
     backup,
     target,
     destination,
     options: resolved.value,
-    documentsDir: resolved.value.documents ? documentsDir : null,
-    binding: confirmationBinding(backup.id, destination, resolved.value),
+    documentsDir: restoredDocumentsDir,
+    binding: confirmationBinding(backup.id, destination, resolved.value, {
+      host: target.connection.host,
+      port: target.connection.port,
+      documentsDir: restoredDocumentsDir,
+    }),
     lockKey: destinationLockKey(target.connection, destination.database),
   };
 }
@@ -214,7 +233,7 @@ export async function startRestore(
       destination: resolved.destination,
       lockKey: resolved.lockKey,
       options: resolved.options,
-      requestedBy: caller.name,
+      requestedBy: caller.owner,
       identityCiphertext: body.identity ? deps.secrets.seal(body.identity) : null,
     });
   let operation: RestoreOperation;
@@ -241,7 +260,8 @@ export async function startRestore(
     destination: resolved.destination,
     options: resolved.options,
     documentsDir: resolved.documentsDir,
-    requestedBy: caller.name,
+    // The workflow refuses an approver equal to this: both are token owners, not token names.
+    requestedBy: caller.owner,
     approval: approvalApplies
       ? { required: true, timeoutMs: Math.round(approval.timeoutMinutes * 60_000) }
       : null,

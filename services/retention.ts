@@ -1,7 +1,10 @@
-// A target's retention plan, and applying it: storage first, then the catalog; a failing deletion stays listed.
+// A target's retention plan, and applying it: the backups it removes go to the trash, like a person's
+// delete; the sweep's purge removes trashed backups whose grace has passed (storage first, then the
+// catalog), and a removal that fails leaves the backup listed in the trash for the next sweep.
 import type pg from 'pg';
-import { deleteBackup } from './backups.ts';
-import { getBackup } from '../catalog/backups.ts';
+import { deleteBackup, purgeAfterFromNow } from './backups.ts';
+import { listBackupsToPurge, trashBackupRow } from '../catalog/backups.ts';
+import { unfinishedRestoresHolding } from '../catalog/restores.ts';
 import {
   listBackupsForRetention,
   markDeletionFailed,
@@ -25,6 +28,7 @@ export interface RetentionDeps {
 export interface RetentionOutcome {
   targetId: string;
   kept: number;
+  /** Moved to the trash: their objects stay until the sweep purges them after `deleteGraceDays`. */
   removed: number;
   failed: { id: string; error: string }[];
 }
@@ -58,9 +62,15 @@ export async function listTargetIds(db: pg.Pool): Promise<string[]> {
   return (await listTargets(db)).map((target) => target.id);
 }
 
-/** Plans and applies retention for one target. Idempotent: a retry re-plans from what is left. */
+/**
+ * Plans and applies retention for one target: what the plan removes goes to the trash, so that nothing
+ * but the sweep's purge, after the grace period, removes objects. Idempotent: a retry re-plans from what
+ * is left (trashed backups are no longer planned).
+ */
 export async function applyRetention(deps: RetentionDeps, targetId: string): Promise<RetentionOutcome> {
-  const { plan } = await planTarget(deps.db, targetId, new Date());
+  const now = new Date();
+  const { plan } = await planTarget(deps.db, targetId, now);
+  const purgeAfter = await purgeAfterFromNow(deps.db, now);
   const rows = new Map((await listBackupsForRetention(deps.db, targetId)).map((row) => [row.id, row]));
   await recordRetentionCategories(
     deps.db,
@@ -72,7 +82,7 @@ export async function applyRetention(deps: RetentionDeps, targetId: string): Pro
     const row = rows.get(doomed.id);
     if (!row) continue;
     try {
-      await deleteBackup(deps, await getBackup(deps.db, row.id));
+      await trashBackupRow(deps.db, row.id, { by: 'retention', purgeAfter });
       removed++;
     } catch (error) {
       const message = (error as Error).message;
@@ -81,4 +91,33 @@ export async function applyRetention(deps: RetentionDeps, targetId: string): Pro
     }
   }
   return { targetId, kept: plan.keep.length, removed, failed };
+}
+
+export interface PurgeOutcome {
+  purged: number;
+  failed: { id: string; error: string }[];
+}
+
+/**
+ * Removes for good every trashed backup (of `targetId`, or of every target) whose grace has passed by
+ * `now`. One that a restore still uses waits for the next sweep; one whose objects cannot be removed
+ * (storage down, an object under lock) stays in the trash, marked with the reason.
+ */
+export async function purgeTrash(
+  deps: RetentionDeps,
+  scope: { now?: Date; targetId?: string } = {},
+): Promise<PurgeOutcome> {
+  const outcome: PurgeOutcome = { purged: 0, failed: [] };
+  for (const backup of await listBackupsToPurge(deps.db, scope.now ?? new Date(), scope.targetId)) {
+    if ((await unfinishedRestoresHolding(deps.db, backup.id)).length) continue;
+    try {
+      await deleteBackup(deps, backup);
+      outcome.purged++;
+    } catch (error) {
+      const message = (error as Error).message;
+      outcome.failed.push({ id: backup.id, error: message });
+      await markDeletionFailed(deps.db, backup.id, message);
+    }
+  }
+  return outcome;
 }

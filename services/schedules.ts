@@ -8,7 +8,7 @@ import {
 } from '@temporalio/client';
 import type pg from 'pg';
 import type { ScheduleDefinition } from '../domain/backup.ts';
-import { backupOutcomesByWorkflowId, lastCompletedBackupAt } from '../catalog/backups.ts';
+import { backupOutcomesByWorkflowId, lastCompletedBackupAt } from '../catalog/schedule-runs.ts';
 import type { Target } from '../catalog/targets.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { scheduleCron, scheduleId, scheduleIdPrefix, type ScheduleInput } from '../domain/schedule.ts';

@@ -74,6 +74,26 @@ export interface UploadRequest {
 
 const ageHeaders = ['age-encryption.org/v1', '-----BEGIN AGE ENCRYPTED FILE-----'];
 
+/** How far ahead of this server's clock an archive's times may be: clocks disagree, but not by hours. */
+export const maxClockSkewMs = 5 * 60_000;
+
+/**
+ * Refuses a manifest whose times lie in the future: a backup dated ahead would sort as the newest and
+ * outlive every real one under retention.
+ */
+function refuseFutureTimes(manifest: Manifest, receivedAt: Date): void {
+  const latest = receivedAt.getTime() + maxClockSkewMs;
+  for (const field of ['startedAt', 'dumpFinishedAt'] as const) {
+    if (Date.parse(manifest[field]) > latest) {
+      throw new LifeboatError(
+        'VALIDATION_FAILED',
+        `The manifest's ${field} (${manifest[field]}) lies in the future; this server's time is ${receivedAt.toISOString()}.`,
+        { field: `manifest.${field}` },
+      );
+    }
+  }
+}
+
 function tooLarge(maxBytes: number): LifeboatError {
   return new LifeboatError(
     'VALIDATION_FAILED',
@@ -322,6 +342,7 @@ export async function importUploadedArchive(
         `The manifest says the archive is compressed with ${manifest.archive.compression}, but it is ${compression}.`,
       );
     }
+    refuseFutureTimes(manifest, receivedAt);
     const target = explicitTarget ?? (await manifestTarget(deps.db, manifest));
     const id = await chooseBackupId(deps.db, manifest, received.sha256);
     const upload: NewUpload = {

@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 import { createSecretBox } from '../catalog/secret-box.ts';
 import { createTarget, findTarget } from '../catalog/targets.ts';
-import { authenticateToken, createToken } from '../catalog/tokens.ts';
+import { authenticateToken } from '../catalog/tokens.ts';
+import { ensureBootstrapToken } from '../api/bootstrap-token.ts';
 import { openCatalog } from '../config/catalog.ts';
 import { childEnv, localEnvFile } from '../config/env.ts';
 import { resolveTargetInput } from '../domain/target.ts';
@@ -100,10 +101,14 @@ async function main(): Promise<void> {
       await createTarget(db, secrets, demo.value);
     }
     const tokenFile = path.join(dataDir, 'admin-token');
-    let token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
+    // As the API does: a first token for a new catalog, none for one whose tokens were all revoked.
+    await ensureBootstrapToken(db, tokenFile);
+    const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
     if (!token || !(await authenticateToken(db, token))) {
-      token = (await createToken(db, `admin-${Date.now()}`, 'admin')).token;
-      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+      console.warn(
+        `lifeboat: ${tokenFile} holds no active token (were they all revoked?); make one with ` +
+          '`npx lifeboat token create --name NAME --role admin`.',
+      );
     }
     await db.end();
 
@@ -113,8 +118,11 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: temporal.address,
       LIFEBOAT_STORAGE_URL: `file://${path.join(dataDir, 'backups')}`,
       LIFEBOAT_WORK_DIR: path.join(dataDir, 'work'),
+      // The demo's documents, and nothing else, may be a target's documentsDir (none is by default).
+      LIFEBOAT_DOCUMENTS_ROOTS: documentsDir,
       LIFEBOAT_API_HOST: '127.0.0.1',
       LIFEBOAT_API_PORT: String(ports.api),
+      LIFEBOAT_ADMIN_TOKEN_FILE: tokenFile,
     };
     const apiUrl = `http://127.0.0.1:${ports.api}`;
     writeFileSync(
@@ -147,11 +155,11 @@ async function main(): Promise<void> {
 Lifeboat is running.
   API:           ${apiUrl}   (OpenAPI: ${apiUrl}/api/openapi.json)
   Temporal UI:   ${temporal.uiUrl}
-  Admin token:   ${token}
+  Admin token:   in ${tokenFile} (mode 0600)
   Demo target:   demo (database "demo" on 127.0.0.1:${ports.postgres}, documents in ${documentsDir})
   Backups go to: ${path.join(dataDir, 'backups')}
 
-Try:  curl -s -X POST ${apiUrl}/api/admin/backups -H "Authorization: Bearer ${token}" \\
+Try:  curl -s -X POST ${apiUrl}/api/admin/backups -H "Authorization: Bearer $(cat ${tokenFile})" \\
         -H 'content-type: application/json' -d '{"target":"demo"}'
 Or:   npx lifeboat backup demo --wait
 

@@ -29,7 +29,11 @@ export interface Storage {
   /** The object's size, or undefined when there is none. */
   stat(key: string): Promise<StoredObject | undefined>;
 
-  /** Removes the object. Idempotent: removing what is not there succeeds. */
+  /**
+   * Removes the object. Idempotent: removing what is not there succeeds. An object the storage keeps under
+   * retention (S3 Object Lock) is not removed: `delete` rejects with PROTECTED, and the caller keeps the
+   * backup's catalog row, which still points at the object, to try again after the lock ends.
+   */
   delete(key: string): Promise<void>;
 
   /** Keys of finished objects that start with `prefix`, sorted; never an object still being written. */

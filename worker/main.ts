@@ -2,13 +2,15 @@
 import { createSecretBox } from '../catalog/secret-box.ts';
 import { createStorageRegistry } from '../storage/registry.ts';
 import { openCatalog } from '../config/catalog.ts';
-import { loadEnv, readSecretFromEnv } from '../config/env.ts';
+import { accessPolicy, loadEnv, secretReaders } from '../config/env.ts';
 import { lifeboatVersion } from '../config/version.ts';
 import { createLifeboatWorkers } from './workers.ts';
 
 const env = loadEnv();
 const db = await openCatalog(env.LIFEBOAT_DATABASE_URL);
-const storages = createStorageRegistry(env.LIFEBOAT_STORAGE_URL, readSecretFromEnv);
+const access = accessPolicy(env);
+const readers = secretReaders(env, access);
+const storages = createStorageRegistry(env.LIFEBOAT_STORAGE_URL, readers.storage);
 const workers = await createLifeboatWorkers({
   temporalAddress: env.TEMPORAL_ADDRESS,
   namespace: env.TEMPORAL_NAMESPACE,
@@ -21,7 +23,8 @@ const workers = await createLifeboatWorkers({
   workDir: env.LIFEBOAT_WORK_DIR,
   pgBinDirs: env.LIFEBOAT_PG_BIN_DIRS,
   identityFile: env.LIFEBOAT_AGE_IDENTITY_FILE,
-  readEnv: readSecretFromEnv,
+  readEnv: readers.target,
+  documents: access.documents,
   lifeboatVersion,
   ...(env.LIFEBOAT_WORKFLOW_BUNDLE ? { workflowBundlePath: env.LIFEBOAT_WORKFLOW_BUNDLE } : {}),
 });

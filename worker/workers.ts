@@ -1,13 +1,14 @@
 // The worker processes' Temporal side: one worker on the shared queue, one on this worker's own queue.
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { mkdir, rm } from 'node:fs/promises';
 import type pg from 'pg';
 import { createActivities } from '../activities/index.ts';
 import type { SecretBox } from '../catalog/secret-box.ts';
+import type { DocumentsPolicy } from '../domain/access-policy.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
+import { sweepScratch } from './scratch.ts';
 
 export interface WorkerSettings {
   temporalAddress: string;
@@ -22,6 +23,7 @@ export interface WorkerSettings {
   pgBinDirs: readonly string[];
   identityFile?: string | undefined;
   readEnv: (name: string) => string | undefined;
+  documents: DocumentsPolicy;
   lifeboatVersion: string;
   progressIntervalMs?: number;
   /** Create the daily retention schedule at start (default); tests with throwaway queues turn it off. */
@@ -42,9 +44,8 @@ export function workerQueueName(taskQueue: string, workerId: string): string {
 }
 
 export async function createLifeboatWorkers(settings: WorkerSettings): Promise<LifeboatWorkers> {
-  // A restarted worker owns nothing in its scratch directory any more: every retry starts afresh.
-  await rm(settings.workDir, { recursive: true, force: true });
-  await mkdir(settings.workDir, { recursive: true, mode: 0o700 });
+  // A restarted worker keeps the files of the runs still open: their next step resumes from them.
+  await sweepScratch(settings.workDir, settings.db);
 
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
   // The client (progress signals, the retention schedule) shares the worker's native connection:
@@ -62,6 +63,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     pgBinDirs: settings.pgBinDirs,
     identityFile: settings.identityFile,
     readEnv: settings.readEnv,
+    documents: settings.documents,
     lifeboatVersion: settings.lifeboatVersion,
     progressIntervalMs: settings.progressIntervalMs ?? 2_000,
     reportProgress: async (workflowId, signal, update) => {

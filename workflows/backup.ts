@@ -5,18 +5,22 @@ import {
   condition,
   isCancellation,
   log,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { BackupPlan, BackupRequest } from '../domain/backup.ts';
 import { progressPercent, type BackupProgress, type BackupStep } from '../domain/progress.ts';
 import { statusAttribute } from '../domain/search-attributes.ts';
-import { describeFailure, isLostWorker } from './failure.ts';
+import { describeFailure, isLostWorker, isScratchMissing } from './failure.ts';
 import { progressQuery, progressSignal, recordedUpdate } from './messages.ts';
+import { targetRetentionWorkflow } from './target-retention.ts';
 import {
   bookkeepingOptions,
   cleanupOptions,
@@ -67,17 +71,26 @@ async function discardFromEach(key: string, destinations: readonly string[]): Pr
 }
 
 /**
- * A new backup may release older ones. A pruning problem does not undo a good backup: the daily
- * retention schedule retries whatever is left.
+ * A new backup may release older ones. Retention runs as a workflow of its own that outlives this one:
+ * the backup (and a restore waiting on its safety backup) never waits for it, and its failure is recorded
+ * in its own history. One pass per target at a time; a pass already running covers this backup too, and
+ * the daily sweep retries whatever is left.
  */
-async function applyRetentionAfterBackup(targetId: string): Promise<void> {
+async function startRetentionAfterBackup(targetId: string, backupId: string): Promise<void> {
   try {
-    await bookkeeping.applyRetention({ targetId });
-  } catch (error) {
-    log.warn('Retention after the backup failed; the daily pass will retry it', {
-      targetId,
-      error: String(error),
+    await startChild(targetRetentionWorkflow, {
+      workflowId: `retention/target-${targetId}`,
+      args: [{ targetId, afterBackupId: backupId }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `Retention after backup ${backupId}`,
     });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+      log.warn('Retention after the backup could not start; the daily pass will apply it', {
+        targetId,
+        error: String(error),
+      });
+    }
   }
 }
 
@@ -161,7 +174,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
             await upload(destinations[position]!);
             await copy(position, null);
           } catch (error) {
-            if (isCancellation(error)) throw error;
+            if (isCancellation(error) || isScratchMissing(error)) throw error;
             const failure = describeFailure(error);
             log.warn('A secondary copy failed; the backup is degraded', {
               destination: destinations[position],
@@ -186,7 +199,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
         });
         progress = { step: 'done', percent: 100, bytes: archive.sizeBytes, status: 'completed' };
         upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
-        await applyRetentionAfterBackup(input.targetId);
+        await startRetentionAfterBackup(plan.targetId, request.backupId);
         return {
           backupId: request.backupId,
           status: 'completed',
@@ -197,8 +210,13 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           degraded,
         };
       } catch (error) {
-        if (!isLostWorker(error) || claim >= maxWorkerClaims) throw error;
-        // The worker holding the scratch files is gone: start over from the dump on another one.
+        const lost = isLostWorker(error);
+        if (!(lost || isScratchMissing(error)) || claim >= maxWorkerClaims) throw error;
+        // The worker holding the scratch files is gone, or its files are: start over from the dump.
+        log.warn('Starting the backup over from the dump', {
+          reason: lost ? 'the worker holding its files is gone' : describeFailure(error).message,
+          claim,
+        });
       }
     }
   } catch (error) {

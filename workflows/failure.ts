@@ -46,3 +46,8 @@ export function isLostWorker(error: unknown): boolean {
     error.cause.timeoutType === 'SCHEDULE_TO_START'
   );
 }
+
+/** True when a step found its input on the worker's disk gone: the run starts over from its first step. */
+export function isScratchMissing(error: unknown): boolean {
+  return describeFailure(error).code === 'SCRATCH_MISSING';
+}

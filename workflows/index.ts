@@ -1,5 +1,6 @@
 // Every workflow the worker registers.
 export { backupWorkflow } from './backup.ts';
 export { retentionSweepWorkflow } from './retention.ts';
+export { targetRetentionWorkflow } from './target-retention.ts';
 export { restorePreviewWorkflow } from './restore-preview.ts';
 export { restoreWorkflow } from './restore.ts';

@@ -9,7 +9,7 @@ export const restoreProgressQuery = defineQuery<RestoreProgress>('progress');
 export const restoreProgressSignal = defineSignal<[RestoreProgressUpdate]>('restoreProgress');
 
 export interface ApprovalRequest {
-  /** The name of the admin's API token. */
+  /** The owner of the admin's API token (compared with the restore's requestedBy, also an owner). */
   approver: string;
 }
 

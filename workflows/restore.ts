@@ -40,6 +40,7 @@ export interface RestoreWorkflowInput {
   options: RestoreOptions;
   /** The destination's documents directory, when documents are restored. */
   documentsDir: string | null;
+  /** The owner of the token that asked (not its name): the approver must be another owner. */
   requestedBy: string;
   /** From the settings when the restore was asked for: wait for another admin's approval this long. */
   approval: { required: boolean; timeoutMs: number } | null;

@@ -46,6 +46,22 @@ async function fileSize(file: string): Promise<number> {
   }
 }
 
+/**
+ * Reads what an earlier step left in the scratch directory. When it is gone (the worker was replaced, or
+ * its disk wiped), no retry of this step can help: SCRATCH_MISSING tells the workflow to start over.
+ */
+async function scratchInput<T>(dir: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new LifeboatError(
+      'SCRATCH_MISSING',
+      `The files of the earlier steps are gone from ${dir} on this worker; the backup starts over from the dump.`,
+    );
+  }
+}
+
 export function createBackupStepActivities(deps: ActivityDeps) {
   const backupDir = (backupId: string) => {
     if (!/^[0-9a-f-]{36}$/.test(backupId))
@@ -124,15 +140,11 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       const startedMs = Date.now();
       const { plan } = request;
       const dir = backupDir(request.backupId);
-      let info: DumpInfo;
-      try {
-        info = JSON.parse(await readFile(path.join(dir, dumpInfoFile), 'utf8')) as DumpInfo;
-      } catch {
-        // The scratch files are gone (the worker's disk was wiped): the dump must run again.
-        throw new LifeboatError('NOT_FOUND', 'The dump is missing from the worker; it will be taken again.');
-      }
-      const dumpStat = await stat(info.dumpFile);
-      const documents = plan.documentsDir ? await listDocuments(plan.documentsDir) : [];
+      const { info, dumpStat } = await scratchInput(dir, async () => {
+        const info = JSON.parse(await readFile(path.join(dir, dumpInfoFile), 'utf8')) as DumpInfo;
+        return { info, dumpStat: await stat(info.dumpFile) };
+      });
+      const documents = plan.documentsDir ? await listDocuments(plan.documentsDir, deps.documents) : [];
       const sources: ArchiveSource[] = [
         {
           entryName: dumpEntryName(plan.connection.database),
@@ -231,6 +243,10 @@ export function createBackupStepActivities(deps: ActivityDeps) {
         percent: progressPercent('upload', sent / Math.max(1, request.sizeBytes)),
       }));
       try {
+        const sidecar = await scratchInput(dir, async () => {
+          await stat(request.archiveFile);
+          return readFile(path.join(dir, sidecarFile));
+        });
         await putLocalFile(storage, request.key, request.archiveFile);
         // Never trust the write: read the stored object back and compare size and sha256.
         const readBack = await digestStream(
@@ -247,7 +263,6 @@ export function createBackupStepActivities(deps: ActivityDeps) {
               `${request.sizeBytes}, or a different sha256); it was removed and the upload will be retried.`,
           );
         }
-        const sidecar = await readFile(path.join(dir, sidecarFile));
         await storage.put(manifestSidecarKey(request.key), Readable.from([sidecar]));
         const md5Line = `${request.md5}  ${path.basename(request.key)}\n`;
         await storage.put(md5SidecarKey(request.key), Readable.from([Buffer.from(md5Line)]));

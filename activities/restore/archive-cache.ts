@@ -122,7 +122,9 @@ export function createArchiveCache(deps: ActivityDeps): ArchiveCache {
     });
     const extracted = await extractArchive({ file, destination: path.join(dir, 'files') });
     await rm(file, { force: true });
-    if (extracted.manifest.backupId !== backup.id) {
+    // An upload whose id was taken is renumbered: its archive keeps the id the catalog recorded from it.
+    const archivedId = backup.manifest?.backupId ?? backup.id;
+    if (extracted.manifest.backupId !== archivedId) {
       throw new LifeboatError(
         'CHECKSUM_MISMATCH',
         `The archive of backup ${backup.id} holds the manifest of backup ${extracted.manifest.backupId}.`,

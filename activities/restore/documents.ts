@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { allowedDocumentsDir } from '../../archive/documents-dir.ts';
 import { listDocuments } from '../../archive/write.ts';
 import { restorePercent, type RestoreProgressUpdate } from '../../domain/restore/progress.ts';
 import { restoreProgressSignal } from '../../workflows/restore-messages.ts';
@@ -70,10 +71,12 @@ export function createDocumentRestoreActivities(deps: ActivityDeps, archives: Ar
       documentsDir: string;
     }): Promise<{ files: number }> {
       const { documentsDir, operationId } = request;
+      // Checked again where the files are written: the policy may have changed since the API's check.
+      allowedDocumentsDir(documentsDir, deps.documents);
       const paths = documentPaths(documentsDir, operationId);
       if (existsSync(paths.old)) {
         if (!existsSync(documentsDir)) await rename(paths.staged, documentsDir);
-        return { files: (await listDocuments(documentsDir)).length };
+        return { files: (await listDocuments(documentsDir, deps.documents)).length };
       }
       const stopPulse = startPulse(
         deps,

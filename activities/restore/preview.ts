@@ -116,7 +116,7 @@ export function createRestorePreviewActivities(deps: ActivityDeps, archives: Arc
         }
         const documentsNow =
           request.documentsDir && existsSync(request.documentsDir)
-            ? (await listDocuments(request.documentsDir)).length
+            ? (await listDocuments(request.documentsDir, deps.documents)).length
             : null;
         const dumpSizeBytes = (await stat(dumpFile)).size;
         const warnings = restoreWarnings({

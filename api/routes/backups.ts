@@ -1,10 +1,16 @@
-// /api/admin/backups: list, start, inspect, download, cancel and delete backups.
+// /api/admin/backups: list, start, inspect, download, cancel, delete (to the trash) and undelete backups.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
 import { getBackup, listBackups, type Backup } from '../../catalog/backups.ts';
 import { getTarget } from '../../catalog/targets.ts';
 import { openFirstReachableCopy } from '../../services/backup-copies.ts';
-import { cancelBackup, deleteBackupOnRequest, describeBackup, startBackup } from '../../services/backups.ts';
+import {
+  cancelBackup,
+  describeBackup,
+  startBackup,
+  trashBackupOnRequest,
+  undeleteBackup,
+} from '../../services/backups.ts';
 import { auditResource } from '../audit.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
@@ -21,13 +27,26 @@ import {
 } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
+/** A time a backup can have: ISO 8601 with an offset, from 1970 to 9999 (the catalog's range and more). */
+const instant = z
+  .string()
+  .datetime({ offset: true })
+  .refine((text) => {
+    const at = Date.parse(text);
+    return at >= Date.UTC(1970, 0, 1) && at < Date.UTC(10000, 0, 1);
+  }, 'a time between 1970 and 9999');
+
 const listQuery = pageQuery.extend({
   target: z.string().optional(),
   status: z.enum(['running', 'completed', 'failed', 'cancelled']).optional(),
   trigger: z.string().optional(),
-  from: z.string().datetime({ offset: true }).optional(),
-  to: z.string().datetime({ offset: true }).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
   search: z.string().max(200).optional(),
+  trashed: z
+    .enum(['true', 'false'])
+    .default('false')
+    .openapi({ description: 'true: only the backups in the trash, which are otherwise left out' }),
 });
 
 const createBody = z
@@ -64,8 +83,8 @@ export function backupRoutes(deps: ApiDeps) {
       },
     }),
     async (c) => {
-      const { limit, offset, ...filters } = c.req.valid('query');
-      const page = await listBackups(deps.db, { ...filters, limit, offset });
+      const { limit, offset, trashed, ...filters } = c.req.valid('query');
+      const page = await listBackups(deps.db, { ...filters, trashed: trashed === 'true', limit, offset });
       return c.json({ items: page.items.map(withoutManifest), total: page.total, limit, offset }, 200);
     },
   );
@@ -167,22 +186,41 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'delete',
       path: '/{id}',
-      summary: 'Delete a backup: its stored files first, then its catalog row',
-      description: 'Protected backups are refused unless an admin passes force=true.',
+      summary: 'Move a backup to the trash; the retention sweep removes it after deleteGraceDays',
+      description:
+        'Its files stay in storage and it can be undeleted until then. Refused (409) for a running ' +
+        'backup and one an unfinished restore uses; refused unless an admin passes force=true (recorded ' +
+        'in the audit log) for a protected backup and for the newest completed backup of its target. ' +
+        'Operators may delete only when the settings allow it (allowOperatorDelete).',
       middleware: [auditResource('id'), requireRole('operator')] as const,
       request: { params: idParams, query: z.object({ force: z.enum(['true', 'false']).default('false') }) },
       responses: {
-        204: { description: 'Deleted' },
+        204: { description: 'In the trash' },
         ...actionErrors,
       },
     }),
     async (c) => {
-      await deleteBackupOnRequest(deps, c.req.valid('param').id, {
+      const force = c.req.valid('query').force === 'true';
+      if (force) c.set('auditDetails', { force: true });
+      const { overridden } = await trashBackupOnRequest(deps, c.req.valid('param').id, {
         caller: c.get('identity'),
-        force: c.req.valid('query').force === 'true',
+        force,
       });
+      if (force) c.set('auditDetails', { force: true, overridden });
       return c.body(null, 204);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/undelete',
+      summary: 'Take a backup out of the trash',
+      middleware: [auditResource('id'), requireRole('operator')] as const,
+      request: { params: idParams },
+      responses: { 200: json(backupSchema, 'Back in the list'), ...actionErrors },
+    }),
+    async (c) => c.json(withoutManifest(await undeleteBackup(deps, c.req.valid('param').id)), 200),
   );
 
   return app;

@@ -336,7 +336,8 @@ export function restoreRoutes(deps: ApiDeps) {
       },
     }),
     async (c) => {
-      const approver = callerOf(c.get('identity')).name;
+      // People approve, not tokens: a second token of the requester's owner is still the requester.
+      const approver = callerOf(c.get('identity')).owner;
       return c.json(await approveRestore(deps, c.req.valid('param').operationId, approver), 200);
     },
   );

@@ -1,15 +1,45 @@
-// /api/admin/backups/settings: global defaults — retention policy, its time zone and cleanup ages, storage.
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { getSettings, putSettings, settingsSchema } from '../../catalog/settings.ts';
+// /api/admin/backups/settings: global defaults — retention policy, storage, deletion, restore approval.
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import {
+  getSettings,
+  settingsPatchSchema,
+  storedSettingsSchema,
+  updateSettings,
+  type SettingsPatch,
+} from '../../catalog/settings.ts';
+import { checkStorageCredentialNames } from '../../services/targets.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
+/** A loosening of restoreApproval (switched off, targets taken out) waits this long by default. */
+export const defaultApprovalChangeDelayMs = 24 * 3_600_000;
+
+const changeDescription =
+  'Merges the fields given into the settings; the others keep their values (a change of one retention ' +
+  'field keeps the other ones). A change that loosens restoreApproval (switches it off or takes targets ' +
+  'out of it) is shown as pendingRestoreApproval and applies only after LIFEBOAT_APPROVAL_CHANGE_DELAY_HOURS ' +
+  '(24 by default); one that tightens it applies at once and drops a pending one.';
+
 export function settingsRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   // Domain schemas are plain zod (no OpenAPI names): they may be built before @hono/zod-openapi loads.
-  const schema = settingsSchema;
+  const schema = storedSettingsSchema;
+  const body = { content: { 'application/json': { schema: settingsPatchSchema } }, required: true };
+  const responses = {
+    200: { description: 'Saved', content: { 'application/json': { schema } } },
+    ...errorResponses,
+  };
+  const save = (patch: SettingsPatch, updatedBy: string | undefined) => {
+    if (patch.defaultStorageUrl) {
+      checkStorageCredentialNames(deps.access, patch.defaultStorageUrl, 'defaultStorageUrl');
+    }
+    return updateSettings(deps.db, patch, {
+      updatedBy: updatedBy ?? 'unknown',
+      approvalChangeDelayMs: deps.approvalChangeDelayMs ?? defaultApprovalChangeDelayMs,
+    });
+  };
 
   app.openapi(
     createRoute({
@@ -26,22 +56,28 @@ export function settingsRoutes(deps: ApiDeps) {
 
   app.openapi(
     createRoute({
+      method: 'patch',
+      path: '/',
+      summary: 'Change some of the global backup settings',
+      description: changeDescription,
+      middleware: [requireRole('admin')] as const,
+      request: { body },
+      responses,
+    }),
+    async (c) => c.json(await save(c.req.valid('json'), c.get('identity')?.name), 200),
+  );
+
+  app.openapi(
+    createRoute({
       method: 'put',
       path: '/',
-      summary: 'Replace the global backup settings',
-      description:
-        'Omitted fields take their defaults (retention: hourly 8, daily 7, weekly 4, monthly 12, UTC).',
+      summary: 'Change the global backup settings (the same merge as PATCH)',
+      description: `Kept for older clients: omitted fields are not reset to their defaults. ${changeDescription}`,
       middleware: [requireRole('admin')] as const,
-      request: { body: { content: { 'application/json': { schema } }, required: true } },
-      responses: {
-        200: { description: 'Saved', content: { 'application/json': { schema: z.unknown() } } },
-        ...errorResponses,
-      },
+      request: { body },
+      responses,
     }),
-    async (c) => {
-      const saved = await putSettings(deps.db, c.req.valid('json'), c.get('identity')?.name ?? 'unknown');
-      return c.json(saved, 200);
-    },
+    async (c) => c.json(await save(c.req.valid('json'), c.get('identity')?.name), 200),
   );
 
   return app;

@@ -104,10 +104,24 @@ const reservedWords = new Set([
   'null', 'offset', 'on', 'only', 'or', 'order', 'placing', 'primary', 'references', 'returning', 'select',
   'session_user', 'some', 'symmetric', 'table', 'then', 'to', 'trailing', 'true', 'union', 'unique', 'user',
   'using', 'variadic', 'when', 'where', 'window', 'with',
+  // Reserved as names of tables, though allowed for functions and types.
+  'authorization', 'binary', 'collation', 'concurrently', 'cross', 'current_schema', 'freeze', 'full',
+  'ilike', 'inner', 'is', 'isnull', 'join', 'left', 'like', 'natural', 'notnull', 'outer', 'overlaps',
+  'right', 'similar', 'tablesample', 'verbose',
 ]); // prettier-ignore
 
 export function qualifiedName(table: TableName): string {
   return `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
+}
+
+/** An identifier for SQL text Lifeboat builds: always double-quoted, so no keyword can break it. */
+export function sqlIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `"schema"."name"`, for SQL text Lifeboat builds. */
+export function sqlTableName(table: TableName): string {
+  return `${sqlIdentifier(table.schema)}.${sqlIdentifier(table.name)}`;
 }
 
 export function tableKey(table: TableName): string {
@@ -174,21 +188,34 @@ export function resolveRestoreOptions(
   };
 }
 
+/** Where a destination is when the token is issued: a target edited after its preview no longer matches. */
+export interface DestinationWhereabouts {
+  host: string;
+  port: number;
+  /** The documents directory the restore writes, or null when it writes none. */
+  documentsDir: string | null;
+}
+
 /**
- * The text a confirmation token is bound to: the backup, the destination, the mode and every option,
- * with keys in a fixed order so the same request always gives the same text.
+ * The text a confirmation token is bound to: the backup, the destination with its server, database and
+ * documents directory, the mode and every option, with keys in a fixed order so the same request always
+ * gives the same text.
  */
 export function confirmationBinding(
   backupId: string,
   destination: RestoreDestination,
   options: RestoreOptions,
+  where: DestinationWhereabouts,
 ): string {
   return JSON.stringify([
-    'lifeboat-restore-v1',
+    'lifeboat-restore-v2',
     backupId,
     destination.kind,
     destination.targetId,
+    where.host.toLowerCase(),
+    where.port,
     destination.database,
+    where.documentsDir,
     options.mode,
     options.tables.map((t) => [t.schema, t.name]),
     options.documents,

@@ -1,6 +1,16 @@
 // The SQL Lifeboat runs around pg_restore's output, inside its transaction: wipe, clear tables, check rows.
-import { qualifiedName, type TableName } from './options.ts';
+import { sqlTableName, type TableName } from './options.ts';
 import type { ExpectedTable } from './verify.ts';
+
+/**
+ * `DO` with `body` dollar-quoted under a tag that does not occur in it: a table named `a$lifeboat$b`
+ * ends no block early.
+ */
+function doBlock(body: string): string {
+  let tag = '$lifeboat$';
+  for (let n = 1; `${body}${tag}`.indexOf(tag) !== body.length; n++) tag = `$lifeboat${n}$`;
+  return `DO ${tag}\n${body}${tag};\n`;
+}
 
 /**
  * Empties a database so that restoring a dump into it gives exactly the dumped state, as if into a
@@ -9,8 +19,7 @@ import type { ExpectedTable } from './verify.ts';
  * privileges), and every large object. Runs inside the restore's transaction.
  */
 export function wipeDatabaseSql(): string {
-  return `DO $lifeboat$
-DECLARE
+  return doBlock(`DECLARE
   r record;
 BEGIN
   FOR r IN SELECT evtname FROM pg_catalog.pg_event_trigger LOOP
@@ -45,8 +54,7 @@ BEGIN
   END LOOP;
   PERFORM pg_catalog.lo_unlink(l.oid) FROM pg_catalog.pg_largeobject_metadata l;
 END
-$lifeboat$;
-`;
+`);
 }
 
 function sqlLiteral(text: string): string {
@@ -59,9 +67,8 @@ function sqlLiteral(text: string): string {
  * emptied with DELETE (foreign-key triggers are off under session_replication_role = replica).
  */
 export function clearTablesSql(tables: readonly TableName[], largeObjects: boolean): string {
-  const names = tables.map((t) => sqlLiteral(qualifiedName(t))).join(', ');
-  return `DO $lifeboat$
-DECLARE
+  const names = tables.map((t) => sqlLiteral(sqlTableName(t))).join(', ');
+  return doBlock(`DECLARE
   selected pg_catalog.regclass[] := ARRAY(
     SELECT pg_catalog.to_regclass(n) FROM pg_catalog.unnest(ARRAY[${names}]::text[]) n
      WHERE pg_catalog.to_regclass(n) IS NOT NULL);
@@ -80,8 +87,7 @@ BEGIN
     EXECUTE 'TRUNCATE ONLY ' || pg_catalog.array_to_string(plain, ', ');
   END IF;${largeObjects ? '\n  PERFORM pg_catalog.lo_unlink(l.oid) FROM pg_catalog.pg_largeobject_metadata l;' : ''}
 END
-$lifeboat$;
-`;
+`);
 }
 
 /**
@@ -91,7 +97,7 @@ $lifeboat$;
 export function checkRestoredSql(expected: readonly ExpectedTable[]): string {
   if (!expected.length) return '';
   const checks = expected.map((table) => {
-    const name = qualifiedName(table);
+    const name = sqlTableName(table);
     const missing = `  IF pg_catalog.to_regclass(${sqlLiteral(name)}) IS NULL THEN
     RAISE EXCEPTION 'lifeboat verify: table % is missing after the restore', ${sqlLiteral(name)};
   END IF;`;
@@ -102,12 +108,10 @@ export function checkRestoredSql(expected: readonly ExpectedTable[]): string {
     RAISE EXCEPTION 'lifeboat verify: table % holds % rows after the restore; the archive carries ${table.rows}', ${sqlLiteral(name)}, n;
   END IF;`;
   });
-  return `DO $lifeboat$
-DECLARE
+  return doBlock(`DECLARE
   n bigint;
 BEGIN
 ${checks.join('\n')}
 END
-$lifeboat$;
-`;
+`);
 }

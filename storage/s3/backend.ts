@@ -1,10 +1,12 @@
-// S3-compatible storage: objects under a bucket and key prefix, written by streaming multipart upload.
+// S3-compatible storage: objects under a bucket and key prefix, written by streaming multipart upload,
+// optionally under S3 Object Lock retention.
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -115,6 +117,14 @@ export function describeS3Failure(
   );
 }
 
+/** S3's answer to removing a version still under retention: AccessDenied, HTTP 403. */
+function isRefused(error: unknown): boolean {
+  const shape = error as SdkErrorShape;
+  return (
+    shape.name === 'AccessDenied' || shape.Code === 'AccessDenied' || shape.$metadata?.httpStatusCode === 403
+  );
+}
+
 function isMissing(error: unknown): boolean {
   const shape = error as SdkErrorShape;
   if (shape.name === 'NoSuchBucket' || shape.Code === 'NoSuchBucket') return false;
@@ -205,6 +215,12 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
           Body: counted,
           ...(options.serverSideEncryption ? { ServerSideEncryption: options.serverSideEncryption } : {}),
           ...(options.sseKmsKeyId ? { SSEKMSKeyId: options.sseKmsKeyId } : {}),
+          ...(options.objectLock
+            ? {
+                ObjectLockMode: options.objectLock.mode,
+                ObjectLockRetainUntilDate: new Date(Date.now() + options.objectLock.days * 86_400_000),
+              }
+            : {}),
         },
         partSize: partSizeBytes,
         queueSize: uploadQueueSize,
@@ -259,9 +275,30 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
     async delete(key) {
       const fullKey = objectKey(key);
       try {
-        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey }));
+        if (!options.objectLock) {
+          await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey }));
+          return;
+        }
+        // Under Object Lock a plain delete only hides the object behind a delete marker while its bytes
+        // stay: every version is removed by id, and S3 refuses the ones whose retention has not ended.
+        const listed = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: fullKey }));
+        const versions = [...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].filter(
+          (version) => version.Key === fullKey && version.VersionId,
+        );
+        for (const version of versions) {
+          await client.send(
+            new DeleteObjectCommand({ Bucket: bucket, Key: fullKey, VersionId: version.VersionId }),
+          );
+        }
       } catch (error) {
         if ((error as SdkErrorShape).name === 'NoSuchKey') return;
+        if (options.objectLock && isRefused(error)) {
+          throw new LifeboatError(
+            'PROTECTED',
+            `${key} in S3 bucket "${bucket}" is under Object Lock (${options.objectLock.mode}, ` +
+              `${options.objectLock.days} days from its upload) and cannot be removed before then.`,
+          );
+        }
         fail(error, `delete ${key}`);
       }
     },

@@ -13,6 +13,8 @@ const queryParameters = [
   'sseKmsKeyId',
   'accessKeyIdEnv',
   'secretAccessKeyEnv',
+  'objectLockMode',
+  'objectLockDays',
 ] as const;
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const bucketPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
@@ -29,7 +31,15 @@ export interface S3StorageOptions {
   sseKmsKeyId: string | undefined;
   /** Undefined: the SDK's default credential chain (AWS_ACCESS_KEY_ID, profiles, instance roles...). */
   credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /**
+   * S3 Object Lock retention set on every object written: no one (in COMPLIANCE mode not even the bucket's
+   * owner) removes it for `days` days. Needs a bucket created with Object Lock enabled.
+   */
+  objectLock: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number } | undefined;
 }
+
+/** A century: far beyond any retention policy, and within what S3 accepts. */
+const maxObjectLockDays = 36_500;
 
 function invalid(message: string): LifeboatError {
   return new LifeboatError('VALIDATION_FAILED', `S3 storage URL: ${message}`);
@@ -126,6 +136,21 @@ export function parseS3Url(url: URL, readEnv: (name: string) => string | undefin
         }
       : undefined;
 
+  const lockMode = params.get('objectLockMode');
+  const lockDays = params.get('objectLockDays');
+  if ((lockMode === undefined) !== (lockDays === undefined)) {
+    throw invalid('give both objectLockMode and objectLockDays, or neither.');
+  }
+  if (lockMode !== undefined && lockMode !== 'GOVERNANCE' && lockMode !== 'COMPLIANCE') {
+    throw invalid('objectLockMode must be GOVERNANCE or COMPLIANCE.');
+  }
+  if (
+    lockDays !== undefined &&
+    !(/^\d+$/.test(lockDays) && +lockDays >= 1 && +lockDays <= maxObjectLockDays)
+  ) {
+    throw invalid(`objectLockDays must be a whole number of days from 1 to ${maxObjectLockDays}.`);
+  }
+
   return {
     bucket,
     keyPrefix: prefix ? `${prefix}/` : '',
@@ -135,5 +160,6 @@ export function parseS3Url(url: URL, readEnv: (name: string) => string | undefin
     serverSideEncryption: sse,
     sseKmsKeyId,
     credentials,
+    objectLock: lockMode !== undefined ? { mode: lockMode, days: Number(lockDays) } : undefined,
   };
 }

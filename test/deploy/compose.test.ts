@@ -9,6 +9,9 @@ const root = path.resolve(import.meta.dirname, '../..');
 
 interface Service {
   image?: string;
+  ports?: string[];
+  profiles?: string[];
+  volumes?: string[];
   build?: string | { context: string };
   command?: string[] | string;
   depends_on?: Record<string, { condition: string }>;
@@ -128,6 +131,39 @@ describe('docker-compose.yml', () => {
     for (const match of composeText.matchAll(/(?<!\$)\$\{([A-Z_]+)(:?[-?])?[^}]*\}/g)) {
       expect(match[2], `\${${match[1]}} has a default or is required`).toBeDefined();
     }
+  });
+});
+
+describe('a deployment closed by default', () => {
+  it('publishes only the API, and the Temporal Web UI only behind an opt-in profile', () => {
+    const published = Object.entries(services)
+      .filter(([, service]) => (service.ports ?? []).length > 0 && !service.profiles?.length)
+      .map(([name]) => name);
+    expect(published).toEqual(['lifeboat-api']);
+    for (const name of ['temporal', 'minio', 'catalog-db', 'temporal-db']) {
+      expect(services[name]?.ports, `${name} publishes no port`).toBeUndefined();
+    }
+    expect(services['temporal-ui']?.profiles).toEqual(['ui']);
+    for (const port of services['temporal-ui']?.ports ?? []) expect(String(port)).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  it('requires the MinIO credentials instead of defaulting them', () => {
+    for (const variable of ['MINIO_ROOT_USER', 'MINIO_ROOT_PASSWORD']) {
+      const uses = [...composeText.matchAll(new RegExp(`(?<!\\$)\\$\\{${variable}([^}]*)\\}`, 'g'))];
+      expect(uses.length, variable).toBeGreaterThan(0);
+      for (const [use, rest] of uses) expect(rest, use).toMatch(/^:\?/);
+    }
+    expect(composeText).not.toContain('lifeboat-secret');
+  });
+
+  it('gives the API an upload directory the image creates for its user, and the admin token file a volume', () => {
+    const api = services['lifeboat-api']!;
+    expect(api.environment?.LIFEBOAT_UPLOAD_DIR).toBe('/var/lib/lifeboat/uploads');
+    expect(api.volumes).toEqual(expect.arrayContaining(['uploads:/var/lib/lifeboat/uploads']));
+    expect(dockerfile).toMatch(/mkdir -p [^\n]*\/var\/lib\/lifeboat\/uploads/);
+    expect(dockerfile).toContain('chown -R lifeboat:lifeboat /var/lib/lifeboat');
+    expect(dockerfile).toContain('LIFEBOAT_UPLOAD_DIR=/var/lib/lifeboat/uploads');
+    expect(dockerfile).toContain('LIFEBOAT_ADMIN_TOKEN_FILE=/var/lib/lifeboat/admin/admin-token');
   });
 });
 

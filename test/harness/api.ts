@@ -29,6 +29,7 @@ export function createTestApi(db: pg.Pool, client: Client, worker: WorkerSide): 
     storages: worker.storages,
     temporal: client,
     taskQueue: worker.taskQueue,
+    access: worker.access,
   });
   const tokens = {} as Record<Role, string>;
   const call: TestApi['call'] = async (method, path, options = {}) => {

@@ -7,7 +7,29 @@ import { expect } from 'vitest';
 import type { RestoreOperation } from '../../catalog/restores.ts';
 import { eventually, type TestApi } from './api.ts';
 import { contentHashes, schemaDump } from './fixtures.ts';
-import { sessionsWaitingForLock } from './stack.ts';
+import { createDatabase, waitForLockWaiter, type TestStack } from './stack.ts';
+
+export interface BackedUpTarget {
+  database: string;
+  target: { id: string; name: string };
+  backupId: string;
+}
+
+/**
+ * A fresh database named after `prefix` and filled by `fill`, a target on it (`extra` joins the target's
+ * fields: a documents directory, encryption) and a manual backup of it, waited for.
+ */
+export async function backedUpTarget(
+  s: Pick<TestStack, 'api' | 'createTarget'>,
+  prefix: string,
+  fill: (database: string) => Promise<unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<BackedUpTarget> {
+  const database = await createDatabase(prefix);
+  await fill(database);
+  const target = await s.createTarget(`${prefix}-${database.slice(-8)}`, database, extra);
+  return { database, target, backupId: await backUp(s.api, target.name) };
+}
 
 /** A manual backup of the target, waited for; returns its id. */
 export async function backUp(api: TestApi, target: string): Promise<string> {
@@ -92,19 +114,10 @@ export async function waitForRestore(
 }
 
 /** Waits until the restore's session on `database` waits for a lock (held by the test). */
-export async function waitForLockedRestore(
-  database: string,
-  operationId: string,
-  timeoutMs = 90_000,
-): Promise<void> {
-  await eventually(
-    async () => {
-      const pids = await sessionsWaitingForLock(database, `lifeboat-restore-${operationId}`);
-      return pids.length ? true : undefined;
-    },
-    timeoutMs,
-    'the restore to wait for the lock',
-  );
+export async function waitForLockedRestore(database: string, operationId: string): Promise<void> {
+  await waitForLockWaiter(database, `lifeboat-restore-${operationId}`, {
+    what: 'the restore to wait for the lock',
+  });
 }
 
 export interface DatabaseSnapshot {

@@ -1,14 +1,12 @@
 // A real OpenSSH server for SFTP storage tests: its own config, host key, client key and log, on a
 // loopback port, as the current user (root or not); stop() ends it and every session it forked.
 // Without PAM, sshd refuses a locked account (`*` or `!` password field): a developer's own is fine.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
-  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   readdirSync,
   rmSync,
@@ -16,10 +14,10 @@ import {
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from '../../stack/ports.ts';
+import { freePort } from '../../stack/ports.ts';
+import { startServerProcess, type ServerProcess } from './server-process.ts';
 
 const sshd = '/usr/sbin/sshd';
-const startTimeoutMs = 15_000;
 const stopTimeoutMs = 10_000;
 
 export interface SftpServer {
@@ -166,42 +164,32 @@ export async function startSftpServer(): Promise<SftpServer> {
   mkdirSync(rootDir);
   const user = userInfo().username;
   const port = await freePort();
-  let files;
+  const logFile = path.join(dir, 'sshd.log');
+  let files: ReturnType<typeof writeServerFiles>;
+  let server: ServerProcess;
   try {
     files = writeServerFiles(dir, port, user);
+    server = await startServerProcess({
+      name: 'sshd',
+      command: sshd,
+      args: ['-D', '-e', '-f', files.config],
+      port,
+      logFile,
+      stopTimeoutMs,
+    });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const { config, hostKeyFingerprint, createClientKey, privateKeyFile } = files;
-
-  const logFile = path.join(dir, 'sshd.log');
-  const log = openSync(logFile, 'a');
-  const child = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', log] });
-  closeSync(log);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { hostKeyFingerprint, createClientKey, privateKeyFile } = files;
+  const sessions = (): number[] => (server.pid === undefined ? [] : descendants(server.pid));
   const stop = async (): Promise<void> => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      await killAll(descendants(child.pid));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
-      await exited;
-      clearTimeout(timer);
+    if (server.running()) {
+      await killAll(sessions());
+      await server.stop();
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  const listening = waitForPort(port, startTimeoutMs);
-  const exitedEarly = exited.then(() => {
-    throw new Error(`sshd exited at start: ${readFileSync(logFile, 'utf8')}`);
-  });
-  // Whichever loses the race settles later; neither may become an unhandled rejection.
-  for (const settles of [listening, exitedEarly]) void settles.catch(() => undefined);
-  try {
-    await Promise.race([listening, exitedEarly]);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
 
   return {
     host: '127.0.0.1',
@@ -221,7 +209,7 @@ export async function startSftpServer(): Promise<SftpServer> {
     },
     createClientKey,
     async dropConnections() {
-      if (child.pid !== undefined) await killAll(descendants(child.pid));
+      await killAll(sessions());
     },
     stop,
   };

@@ -6,14 +6,18 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
+import { getBackup, type Backup } from '../../catalog/backups.ts';
 import { createSecretBox, type SecretBox } from '../../catalog/secret-box.ts';
+import { realPathOf } from '../../archive/documents-dir.ts';
+import { secretReader } from '../../config/env.ts';
+import type { AccessPolicy } from '../../domain/access-policy.ts';
 import { createTarget, type Target } from '../../catalog/targets.ts';
 import { resolveTargetInput } from '../../domain/target.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { createStorageRegistry, type StorageRegistry } from '../../storage/registry.ts';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createLifeboatWorkers } from '../../worker/workers.ts';
-import { createTestApi, issueTokens, type TestApi } from './api.ts';
+import { createTestApi, eventually, issueTokens, type TestApi } from './api.ts';
 import { appendLog, pointFailuresAtLogs, testLogFile } from './logs.ts';
 
 // Process-wide: the in-process workers' logs, and the failures that tests provoke on purpose, go to the
@@ -73,6 +77,29 @@ export async function sessionsWaitingForLock(database: string, applicationName: 
   return rows.map((row) => row.pid);
 }
 
+/**
+ * Waits until a session on `database` named `applicationName` waits for a lock, and returns its pid. With
+ * `replacing`, waits for a retried attempt's session instead: the only one, and not `replacing`, whose
+ * orphaned session the retry ends before it queues behind the lock itself.
+ */
+export async function waitForLockWaiter(
+  database: string,
+  applicationName: string,
+  options: { replacing?: number; timeoutMs?: number; what?: string } = {},
+): Promise<number> {
+  const { replacing, timeoutMs = 90_000, what = `${applicationName} to wait for a lock` } = options;
+  const [pid] = await eventually(
+    async () => {
+      const pids = await sessionsWaitingForLock(database, applicationName);
+      const found = replacing === undefined ? pids.length > 0 : pids.length === 1 && pids[0] !== replacing;
+      return found ? pids : undefined;
+    },
+    timeoutMs,
+    what,
+  );
+  return pid!;
+}
+
 /** A new, empty database with a unique name. */
 export async function createDatabase(prefix: string): Promise<string> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
@@ -102,33 +129,64 @@ function targetOn(name: string, database: string) {
   };
 }
 
+/** Waits until the backup no longer runs and returns its catalog row. */
+export async function endedBackup(db: pg.Pool, backupId: string, timeoutMs = 90_000): Promise<Backup> {
+  return eventually(
+    async () => {
+      const row = await getBackup(db, backupId);
+      return row.status === 'running' ? undefined : row;
+    },
+    timeoutMs,
+    `backup ${backupId} to end`,
+  );
+}
+
 /** A target on the harness's PostgreSQL written straight into the catalog, for tests without the API. */
 export async function createCatalogTarget(
   db: pg.Pool,
   secrets: SecretBox,
   name: string,
   database: string,
+  extra: { destinations?: string[] } = {},
 ): Promise<Target> {
-  const resolved = resolveTargetInput(targetOn(name, database));
+  const resolved = resolveTargetInput({ ...targetOn(name, database), ...extra });
   if (!resolved.ok) throw new Error(resolved.message);
   return createTarget(db, secrets, resolved.value);
 }
 
-/** What the API and the workers of one task queue share: the queue, local storage, the secret box. */
+/**
+ * The policy of a test installation, as config/env.ts builds it from the defaults: credentials in
+ * LIFEBOAT_TARGET_* and LIFEBOAT_STORAGE_* variables, documents anywhere under the run's root but in
+ * `own` (the storage and scratch directories), the harness's catalog database.
+ */
+export function testAccessPolicy(own: readonly string[]): AccessPolicy {
+  const reserved = ['LIFEBOAT_SECRET_KEY', 'LIFEBOAT_DATABASE_URL', 'LIFEBOAT_STORAGE_URL'];
+  return {
+    targetEnv: { prefix: 'LIFEBOAT_TARGET_', reserved },
+    storageEnv: { prefix: 'LIFEBOAT_STORAGE_', reserved },
+    documents: { roots: [realPathOf(stack().root)], own: own.map(realPathOf) },
+    catalog: { host: '127.0.0.1', port: stack().pgPort, database: 'lifeboat_catalog' },
+  };
+}
+
+/** What the API and the workers of one task queue share: the queue, local storage, the secret box, the policy. */
 export interface WorkerSide {
   taskQueue: string;
   storage: Storage;
   storages: StorageRegistry;
   secrets: SecretBox;
+  access: AccessPolicy;
 }
 
-function workerSide(storageDir: string, taskQueue = `test-${randomUUID()}`): WorkerSide {
-  const storages = createStorageRegistry(`file://${storageDir}`, (name) => process.env[name]);
+function workerSide(storageDir: string, taskQueue = `test-${randomUUID()}`, own: string[] = []): WorkerSide {
+  const access = testAccessPolicy([storageDir, ...own]);
+  const storages = createStorageRegistry(`file://${storageDir}`, secretReader(access.storageEnv));
   return {
     taskQueue,
     storage: storages.open(storages.defaultUrl),
     storages,
     secrets: createSecretBox(testSecretKey),
+    access,
   };
 }
 
@@ -153,7 +211,8 @@ async function runWorkers(side: WorkerSide, options: WorkerOptions): Promise<() 
     storages: side.storages,
     workDir: options.workDir ?? scratchDir('work'),
     pgBinDirs: options.pgBinDirs ?? [],
-    readEnv: (name) => process.env[name],
+    readEnv: secretReader(side.access.targetEnv),
+    documents: side.access.documents,
     lifeboatVersion: 'test',
     progressIntervalMs: 500,
     ensureSchedules: false,
@@ -217,7 +276,7 @@ export function useStack(options: { workers?: number } = {}): TestStack {
   const client = new Client({ connection: Connection.lazy({ address: stack().temporalAddress }) });
   const storageDir = scratchDir('storage');
   const workDir = scratchDir('work');
-  const worker = workerSide(storageDir);
+  const worker = workerSide(storageDir, undefined, [workDir]);
   const api = createTestApi(db, client, worker);
   const stops: (() => Promise<void>)[] = [];
 

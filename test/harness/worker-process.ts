@@ -34,6 +34,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       LIFEBOAT_WORKER_ID: options.workerId,
       LIFEBOAT_STORAGE_URL: `file://${options.storageDir}`,
       LIFEBOAT_WORK_DIR: options.workDir,
+      LIFEBOAT_DOCUMENTS_ROOTS: s.root,
       LIFEBOAT_WORKFLOW_BUNDLE: s.workflowBundlePath,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,6 +67,14 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     });
   });
   return child;
+}
+
+/** Kills the worker with SIGKILL, as a crash would, and resolves once it has exited. */
+export async function killWorkerProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 export function killWorkerProcesses(): void {

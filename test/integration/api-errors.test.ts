@@ -1,4 +1,5 @@
-// Bad requests answer 4xx with a code, create nothing, and leave a line in the audit log.
+// Bad requests answer 4xx with a code, create nothing, and leave a line in the audit log (or, refused at
+// authentication, add to the per-address counter of failures instead of a line each).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, stack, useStack } from '../harness/stack.ts';
 
@@ -28,7 +29,16 @@ async function counts() {
   return rows[0];
 }
 
-/** The newest audit line of this file's callers or of an anonymous one (no other file calls anonymously). */
+/** Anonymous audit lines (none are written any more), and today's count of refused authentications. */
+async function anonymousTraces() {
+  const { rows } = await db.query<{ lines: string; failures: string | null }>(
+    `select (select count(*) from audit_log where actor is null) as lines,
+            (select sum(failures) from auth_failures where day = (now() at time zone 'utc')::date) as failures`,
+  );
+  return { lines: Number(rows[0]!.lines), failures: Number(rows[0]!.failures ?? 0) };
+}
+
+/** The newest audit line of this file's callers. */
 async function lastAudit() {
   const { rows } = await db.query<{
     actor: string | null;
@@ -38,7 +48,7 @@ async function lastAudit() {
     error_code: string;
   }>(
     `select actor, action, outcome, status, error_code from audit_log
-      where actor like '%-' || $1 or actor is null order by id desc limit 1`,
+      where actor like '%-' || $1 order by id desc limit 1`,
     [worker.taskQueue.slice(-12)],
   );
   return rows[0];
@@ -170,8 +180,9 @@ const cases: {
 
 describe('bad requests', () => {
   for (const testCase of cases) {
-    it(`answer ${testCase.status} ${testCase.code} for ${testCase.name}, create nothing and are audited`, async () => {
+    it(`answer ${testCase.status} ${testCase.code} for ${testCase.name}, create nothing and are ${testCase.actor === 'none' ? 'counted' : 'audited'}`, async () => {
       const before = await counts();
+      const tracesBefore = await anonymousTraces();
       const token =
         testCase.token === 'none'
           ? null
@@ -195,15 +206,19 @@ describe('bad requests', () => {
       expect(response.body.error.code).toBe(testCase.code);
       expect(response.body.error.message.length).toBeGreaterThan(5);
       expect(await counts()).toEqual(before);
+      if (testCase.actor === 'none') {
+        const traces = await anonymousTraces();
+        expect(traces.lines).toBe(tracesBefore.lines);
+        expect(traces.failures).toBeGreaterThan(tracesBefore.failures);
+        return;
+      }
       const audit = await lastAudit();
       expect(audit).toMatchObject({
         status: testCase.status,
         error_code: testCase.code,
         outcome: testCase.status === 401 || testCase.status === 403 ? 'denied' : 'failed',
       });
-      expect(audit?.actor ?? 'none').toBe(
-        testCase.actor === 'none' ? 'none' : `${testCase.actor}-${worker.taskQueue.slice(-12)}`,
-      );
+      expect(audit?.actor).toBe(`${testCase.actor}-${worker.taskQueue.slice(-12)}`);
     });
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../domain/manifest.ts';
+import { purgeTrash } from '../../services/retention.ts';
 import {
   contentHashes,
   fillRichDatabase,
@@ -17,7 +18,7 @@ import {
 import { eventually } from '../harness/api.ts';
 import { createDatabase, scratchDir, sql, superuserUrl, useStack } from '../harness/stack.ts';
 
-const { client, api, storageDir, workDir, createTarget } = useStack();
+const { client, db, worker, api, storageDir, workDir, createTarget } = useStack();
 
 async function waitForEnd(backupId: string) {
   return eventually(
@@ -181,7 +182,7 @@ describe('a backup through the API', () => {
     }
   });
 
-  it('deletes storage first and then the catalog row, refusing a protected backup unless an admin forces it', async () => {
+  it('moves a backup to the trash, refusing a protected one unless an admin forces it, and the sweep deletes storage first and then the row', async () => {
     const source = await createDatabase('deleting');
     const target = await createTarget(`del-${source.slice(-8)}`, source);
     const started = await api.json<{ backupId: string }>('POST', '/api/admin/backups', {
@@ -193,9 +194,7 @@ describe('a backup through the API', () => {
     expect(existsSync(archive)).toBe(true);
     const url = `/api/admin/backups/${started.body.backupId}`;
 
-    const refused = await api.json<{ error: { code: string } }>('DELETE', url, {
-      token: api.tokens.operator,
-    });
+    const refused = await api.json<{ error: { code: string } }>('DELETE', url);
     expect(refused).toMatchObject({ status: 409, body: { error: { code: 'PROTECTED' } } });
     const operatorForce = await api.json<{ error: { code: string } }>('DELETE', `${url}?force=true`, {
       token: api.tokens.operator,
@@ -204,6 +203,15 @@ describe('a backup through the API', () => {
     expect(existsSync(archive)).toBe(true);
 
     expect((await api.call('DELETE', `${url}?force=true`)).status).toBe(204);
+    expect(existsSync(archive)).toBe(true);
+    expect((await api.json<{ trashedAt: string | null }>('GET', url)).body.trashedAt).not.toBeNull();
+
+    // The sweep, once the grace period has passed.
+    const purged = await purgeTrash(
+      { db, storages: worker.storages },
+      { targetId: target.id, now: new Date(Date.now() + 8 * 86_400_000) },
+    );
+    expect(purged.failed.filter((failure) => failure.id === started.body.backupId)).toEqual([]);
     expect(existsSync(archive)).toBe(false);
     expect(existsSync(`${archive}.manifest.json`)).toBe(false);
     expect((await api.json('GET', url)).status).toBe(404);

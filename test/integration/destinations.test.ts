@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { extractArchive } from '../../archive/read.ts';
 import { fetchBackupArchive } from '../../services/backup-copies.ts';
+import { purgeTrash } from '../../services/retention.ts';
 import { generateIdentity } from '../../archive/encryption.ts';
 import { sealedSidecarSchema } from '../../domain/manifest.ts';
 import { contentHashes, schemaDump, restoreDumpByHand } from '../harness/fixtures.ts';
@@ -73,7 +74,12 @@ describe('destinations', () => {
     expect(filesUnder(second)).toEqual(expected);
     expect(readFileSync(path.join(first, key)).equals(readFileSync(path.join(second, key)))).toBe(true);
 
-    expect((await api.call('DELETE', `/api/admin/backups/${id}`)).status).toBe(204);
+    // The target's only backup is its newest: an admin forces the delete, and the sweep purges the trash.
+    expect((await api.call('DELETE', `/api/admin/backups/${id}?force=true`)).status).toBe(204);
+    await purgeTrash(
+      { db, storages: worker.storages },
+      { targetId: target.id, now: new Date(Date.now() + 8 * 86_400_000) },
+    );
     expect(filesUnder(first)).toEqual([]);
     expect(filesUnder(second)).toEqual([]);
     expect((await db.query('select 1 from backup_copies where backup_id = $1', [id])).rowCount).toBe(0);

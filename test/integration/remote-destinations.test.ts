@@ -178,8 +178,8 @@ describe('S3 destination', () => {
   it('fails with AUTH_FAILED at once, without retrying, when the store refuses the credentials', async () => {
     const source = await smallDatabase('s3auth');
     const bucket = await s3.createBucket();
-    process.env.LIFEBOAT_TEST_WRONG_S3_SECRET = 'not-the-secret-key-at-all-0123456789';
-    const url = `s3://${bucket}?endpoint=${s3.endpoint}&accessKeyIdEnv=${s3.accessKeyIdEnv}&secretAccessKeyEnv=LIFEBOAT_TEST_WRONG_S3_SECRET`;
+    process.env.LIFEBOAT_STORAGE_TEST_WRONG_S3_SECRET = 'not-the-secret-key-at-all-0123456789';
+    const url = `s3://${bucket}?endpoint=${s3.endpoint}&accessKeyIdEnv=${s3.accessKeyIdEnv}&secretAccessKeyEnv=LIFEBOAT_STORAGE_TEST_WRONG_S3_SECRET`;
     const target = await createTarget('s3auth', source, [url]);
 
     const ended = await waitForEnd(await startBackup(target.name));

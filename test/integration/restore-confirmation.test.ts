@@ -6,6 +6,7 @@ import { createToken } from '../../catalog/tokens.ts';
 import { generateIdentity } from '../../archive/encryption.ts';
 import { eventually } from '../harness/api.ts';
 import {
+  backedUpTarget,
   backUp,
   preview,
   restoreOperation,
@@ -21,20 +22,19 @@ let target: { id: string; name: string };
 let backupA: string;
 let backupB: string;
 
+const withNotes = (empty: string) =>
+  sql(empty, 'create table notes (id serial primary key, body text); insert into notes (body) values (1)');
+
 beforeAll(async () => {
-  database = await createDatabase('rtoken');
-  await sql(
-    database,
-    'create table notes (id serial primary key, body text); insert into notes (body) values (1)',
-  );
-  target = await s.createTarget(`rtoken-${database.slice(-8)}`, database);
-  backupA = await backUp(s.api, target.name);
+  ({ database, target, backupId: backupA } = await backedUpTarget(s, 'rtoken', withNotes));
   await sql(database, `insert into notes (body) values ('after A')`);
   backupB = await backUp(s.api, target.name);
 });
 
 afterAll(async () => {
-  await s.db.query(`update settings set value = value - 'restoreApproval'`).catch(() => undefined);
+  await s.db
+    .query(`update settings set value = value - 'restoreApproval' - 'pendingRestoreApproval'`)
+    .catch(() => undefined);
 });
 
 async function restoreWith(backupId: string, body: Record<string, unknown>, token = s.api.tokens.admin) {
@@ -196,6 +196,81 @@ describe('approval by another admin', () => {
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
   });
 
+  it("refuses an approval by another token of the requester's owner: people approve, not tokens", async () => {
+    await requireApproval(0.2);
+    const requester = (
+      await s.db.query<{ owner: string }>(`select owner from api_tokens where name = $1`, [
+        `admin-${s.worker.taskQueue.slice(-12)}`,
+      ])
+    ).rows[0]!.owner;
+    const sameOwner = await createToken(
+      s.db,
+      `admin-alt-${randomBytes(4).toString('hex')}`,
+      'admin',
+      requester,
+    );
+    const { operationId } = await startRestore(s.api, backupA, { mode: 'full' });
+    await eventually(
+      async () =>
+        (await restoreOperation(s.api, operationId)).status === 'awaiting_approval' ? true : undefined,
+      30_000,
+      'the restore to wait for approval',
+    );
+    const refused = await s.api.json<{ error: { code: string } }>(
+      'POST',
+      `/api/admin/restores/${operationId}/approve`,
+      { token: sameOwner.token },
+    );
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+    expect(await waitForRestore(s.api, operationId, 60_000)).toMatchObject({
+      status: 'cancelled',
+      approvedBy: null,
+      requestedBy: requester,
+    });
+  });
+
+  it('keeps restoreApproval when other settings change, and lets a loosening of it wait out its delay', async () => {
+    const settingsUrl = '/api/admin/backups/settings';
+    type Approval = { required: boolean; timeoutMinutes: number; targets: string[] | null };
+    type Saved = {
+      restoreApproval: Approval;
+      pendingRestoreApproval: { value: Approval; effectiveAt: string; requestedBy: string } | null;
+    };
+    const strict = { required: true, timeoutMinutes: 10, targets: [target.name] };
+    const tightened = await s.api.json<Saved>('PATCH', settingsUrl, { body: { restoreApproval: strict } });
+    expect(tightened).toMatchObject({
+      status: 200,
+      body: { restoreApproval: strict, pendingRestoreApproval: null },
+    });
+
+    const unrelated = await s.api.json<Saved>('PUT', settingsUrl, { body: { allowOperatorDelete: false } });
+    expect(unrelated.body.restoreApproval).toEqual(strict);
+
+    const before = Date.now();
+    const loosened = await s.api.json<Saved>('PATCH', settingsUrl, {
+      body: { restoreApproval: { required: false } },
+    });
+    expect(loosened.body.restoreApproval).toEqual(strict);
+    expect(loosened.body.pendingRestoreApproval).toMatchObject({
+      value: { ...strict, required: false },
+      requestedBy: `admin-${s.worker.taskQueue.slice(-12)}`,
+    });
+    const effectiveAt = Date.parse(loosened.body.pendingRestoreApproval!.effectiveAt);
+    expect(effectiveAt).toBeGreaterThanOrEqual(before + 24 * 3_600_000);
+    expect((await s.api.json<Saved>('GET', settingsUrl)).body.restoreApproval).toEqual(strict);
+
+    // A day later (the catalog's clock moved by hand), the change has applied.
+    await s.db.query(
+      `update settings set value = jsonb_set(value, '{pendingRestoreApproval,effectiveAt}', to_jsonb($1::text))`,
+      [new Date(Date.now() - 1000).toISOString()],
+    );
+    expect((await s.api.json<Saved>('GET', settingsUrl)).body).toMatchObject({
+      restoreApproval: { ...strict, required: false },
+      pendingRestoreApproval: null,
+    });
+    await s.db.query(`update settings set value = value - 'restoreApproval' - 'pendingRestoreApproval'`);
+  });
+
   it('cancels the restore when nobody approves in time, changing nothing', async () => {
     await requireApproval(0.05);
     await sql(database, `insert into notes (body) values ('after B')`);
@@ -276,12 +351,12 @@ describe('a target whose backups are encrypted to other keys', () => {
   it('refuses a restore whose safety backup could not be read back for a rollback', async () => {
     const before = await generateIdentity();
     const now = await generateIdentity();
-    const database = await createDatabase('rekeyed');
-    await sql(database, 'create table t (id int primary key); insert into t values (1)');
-    const target = await s.createTarget(`rekeyed-${database.slice(-8)}`, database, {
-      encryption: { recipients: [before.recipient] },
-    });
-    const backupId = await backUp(s.api, target.name);
+    const { database, target, backupId } = await backedUpTarget(
+      s,
+      'rekeyed',
+      (empty) => sql(empty, 'create table t (id int primary key); insert into t values (1)'),
+      { encryption: { recipients: [before.recipient] } },
+    );
     // The target's key was rotated: new backups, the safety backup among them, go to a key not at hand.
     await s.db.query('update targets set encryption_recipients = $2 where name = $1', [
       target.name,

@@ -5,31 +5,24 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
-import { eventually } from '../harness/api.ts';
+import { killWorkerProcess, killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
 import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
-import { backUp, documentsSnapshot, snapshot, startRestore, waitForRestore } from '../harness/restore.ts';
 import {
-  createDatabase,
-  scratchDir,
-  sessionsWaitingForLock,
-  sql,
-  superuserUrl,
-  useStack,
-} from '../harness/stack.ts';
+  backedUpTarget,
+  documentsSnapshot,
+  snapshot,
+  startRestore,
+  waitForRestore,
+} from '../harness/restore.ts';
+import { scratchDir, sql, superuserUrl, useStack, waitForLockWaiter } from '../harness/stack.ts';
 
 // No worker in this process: the test starts worker processes and kills them.
 const { client, worker, api, storageDir, createTarget } = useStack({ workers: 0 });
 
 afterAll(() => killWorkerProcesses());
 
-const restoreSessions = (database: string, operationId: string) =>
-  sessionsWaitingForLock(database, `lifeboat-restore-${operationId}`);
-
 describe('a worker killed during a restore', () => {
   it('is restarted, and the restore resumes and ends with the database and documents of the backup', async () => {
-    const database = await createDatabase('rcrash');
-    await fillRichDatabase(database);
     const documentsDir = path.join(scratchDir('rcrash-docs'), 'documents');
     writeDocumentsTree(documentsDir);
     const launch = {
@@ -38,9 +31,10 @@ describe('a worker killed during a restore', () => {
       storageDir,
       workDir: scratchDir('rcrash-work'),
     };
-    let workerProcess = await startWorkerProcess(launch);
-    const target = await createTarget(`rcrash-${database.slice(-8)}`, database, { documentsDir });
-    const backupId = await backUp(api, target.name);
+    const workerProcess = await startWorkerProcess(launch);
+    const { database, backupId } = await backedUpTarget({ api, createTarget }, 'rcrash', fillRichDatabase, {
+      documentsDir,
+    });
     const atBackup = await snapshot(database);
     const documentsAtBackup = documentsSnapshot(documentsDir);
     await sql(database, `delete from sales.orders where id > 10; create table public.later (id int)`);
@@ -52,28 +46,19 @@ describe('a worker killed during a restore', () => {
     try {
       await blocker.query('begin; select count(*) from sales.customers');
       const { operationId } = await startRestore(api, backupId, { mode: 'full' });
-      const [firstPid] = await eventually(
-        async () => {
-          const pids = await restoreSessions(database, operationId);
-          return pids.length ? pids : undefined;
-        },
-        60_000,
-        'the first restore session',
-      );
+      const session = `lifeboat-restore-${operationId}`;
+      const firstPid = await waitForLockWaiter(database, session, {
+        timeoutMs: 60_000,
+        what: 'the first restore session',
+      });
 
-      const exited = new Promise((resolve) => workerProcess.once('exit', resolve));
-      workerProcess.kill('SIGKILL');
-      await exited;
-      workerProcess = await startWorkerProcess(launch);
+      await killWorkerProcess(workerProcess);
+      await startWorkerProcess(launch);
       // The retried step ends the first attempt's orphaned session and queues behind the lock itself.
-      await eventually(
-        async () => {
-          const pids = await restoreSessions(database, operationId);
-          return pids.length === 1 && pids[0] !== firstPid ? pids : undefined;
-        },
-        90_000,
-        'the retried restore session',
-      );
+      await waitForLockWaiter(database, session, {
+        replacing: firstPid,
+        what: 'the retried restore session',
+      });
       await blocker.query('rollback');
 
       const ended = await waitForRestore(api, operationId, 120_000);

@@ -10,6 +10,7 @@ import { getBackup } from '../../catalog/backups.ts';
 import { eventually } from '../harness/api.ts';
 import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
 import {
+  backedUpTarget,
   backUp,
   documentsSnapshot,
   preview,
@@ -25,23 +26,23 @@ const s = useStack();
 
 /** A backed-up target whose database then changed, so that "as before" differs from the backup. */
 async function changedAfterBackup(prefix: string, options: { documents?: boolean; rows?: number } = {}) {
-  const database = await createDatabase(prefix);
-  await fillRichDatabase(database);
-  if (options.rows) {
+  const documentsDir = options.documents ? path.join(scratchDir(`${prefix}-docs`), 'documents') : undefined;
+  if (documentsDir) writeDocumentsTree(documentsDir);
+  const fill = async (empty: string): Promise<void> => {
+    await fillRichDatabase(empty);
+    if (!options.rows) return;
     await sql(
-      database,
+      empty,
       `create table public.bulk (id int primary key, body text);
        insert into public.bulk select g, repeat(md5(g::text), 4) from generate_series(1, ${options.rows}) g`,
     );
-  }
-  const documentsDir = options.documents ? path.join(scratchDir(`${prefix}-docs`), 'documents') : undefined;
-  if (documentsDir) writeDocumentsTree(documentsDir);
-  const target = await s.createTarget(
-    `${prefix}-${database.slice(-8)}`,
-    database,
+  };
+  const { database, target, backupId } = await backedUpTarget(
+    s,
+    prefix,
+    fill,
     documentsDir ? { documentsDir } : {},
   );
-  const backupId = await backUp(s.api, target.name);
   await sql(
     database,
     `update sales.customers set name = 'after the backup' where id < 10;

@@ -9,21 +9,14 @@ import { createArchiveCache, previewHolder, restoreHolder } from '../../activiti
 import { generateIdentity } from '../../archive/encryption.ts';
 import { getBackup } from '../../catalog/backups.ts';
 import { eventually } from '../harness/api.ts';
-import { backUp, snapshot, startRestore, waitForRestore } from '../harness/restore.ts';
-import { createDatabase, scratchDir, sql, useStack } from '../harness/stack.ts';
+import { backedUpTarget, snapshot, startRestore, waitForRestore } from '../harness/restore.ts';
+import { scratchDir, sql, useStack } from '../harness/stack.ts';
 
 const s = useStack();
 
-/** A target with a small database, backed up once; `extra` goes to the target (encryption, say). */
-async function backedUp(prefix: string, extra: Record<string, unknown> = {}) {
-  const database = await createDatabase(prefix);
-  await sql(
-    database,
-    `create table notes (id int primary key, body text); insert into notes values (1, 'one')`,
-  );
-  const target = await s.createTarget(`${prefix}-${database.slice(-8)}`, database, extra);
-  return { database, target, backupId: await backUp(s.api, target.name) };
-}
+/** A small database: one table, one row. */
+const oneNote = (empty: string) =>
+  sql(empty, `create table notes (id int primary key, body text); insert into notes values (1, 'one')`);
 
 /** The archive cache of a worker of its own, on the test's catalog and storage. */
 function cacheOnOwnWorker() {
@@ -36,6 +29,7 @@ function cacheOnOwnWorker() {
     workerQueue: `${s.worker.taskQueue}@cache`,
     pgBinDirs: [],
     readEnv: () => undefined,
+    documents: s.worker.access.documents,
     lifeboatVersion: 'test',
     reportProgress: () => Promise.resolve(),
     progressIntervalMs: 1_000,
@@ -47,7 +41,7 @@ const none = () => Promise.resolve([]);
 
 describe('a restore confirmed by a preview on the same worker', () => {
   it("takes over the preview's extraction instead of fetching the archive again, and removes it at the end", async () => {
-    const { database, backupId } = await backedUp('rshare');
+    const { database, backupId } = await backedUpTarget(s, 'rshare', oneNote);
     const atBackup = await snapshot(database);
     await sql(database, `update notes set body = 'after the backup'`);
     const { operationId } = await startRestore(s.api, backupId, { mode: 'full' });
@@ -63,7 +57,7 @@ describe('a restore confirmed by a preview on the same worker', () => {
 
 describe("a worker's extracted archives", () => {
   it('are shared while a stored copy matches the catalog, and removed once no hold is left', async () => {
-    const { backupId } = await backedUp('rhold');
+    const { backupId } = await backedUpTarget(s, 'rhold', oneNote);
     const { cache, archives } = cacheOnOwnWorker();
     const previewing = previewHolder(randomUUID());
     const restoring = restoreHolder(randomUUID());
@@ -99,7 +93,9 @@ describe("a worker's extracted archives", () => {
 
   it('of an encrypted backup are shared only with a holder whose identity opens it', async () => {
     const { identity, recipient } = await generateIdentity();
-    const { backupId } = await backedUp('rsealedshare', { encryption: { recipients: [recipient] } });
+    const { backupId } = await backedUpTarget(s, 'rsealedshare', oneNote, {
+      encryption: { recipients: [recipient] },
+    });
     const { cache, archives } = cacheOnOwnWorker();
     const keyed = () => Promise.resolve([identity]);
     const holder = restoreHolder(randomUUID());

@@ -7,39 +7,35 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getBackup } from '../../catalog/backups.ts';
 import { fillRichDatabase, schemaDump, writeDocumentsTree } from '../harness/fixtures.ts';
 import {
-  backUp,
+  backedUpTarget,
   documentsSnapshot,
   snapshot,
   startRestore,
   waitForRestore,
+  type BackedUpTarget,
   type DatabaseSnapshot,
 } from '../harness/restore.ts';
 import { createDatabase, scratchDir, sql, superuserUrl, useStack } from '../harness/stack.ts';
 
 const s = useStack();
-/** One rich source database, backed up once, restored in every mode. */
-let source: string;
-let sourceTarget: { id: string; name: string };
-let backupId: string;
-let atBackup: DatabaseSnapshot;
+/** One rich source database with a documents tree, backed up once, restored in every mode. */
+let source: BackedUpTarget;
 let documentsDir: string;
+let atBackup: DatabaseSnapshot;
 let documentsAtBackup: Record<string, string>;
 
 beforeAll(async () => {
-  source = await createDatabase('rsrc');
-  await fillRichDatabase(source);
   documentsDir = path.join(scratchDir('rdocs'), 'documents');
   writeDocumentsTree(documentsDir);
-  sourceTarget = await s.createTarget(`rsrc-${source.slice(-8)}`, source, { documentsDir });
-  backupId = await backUp(s.api, sourceTarget.name);
-  atBackup = await snapshot(source);
+  source = await backedUpTarget(s, 'rsrc', fillRichDatabase, { documentsDir });
+  atBackup = await snapshot(source.database);
   documentsAtBackup = documentsSnapshot(documentsDir);
 });
 
 describe('a full restore into the same target', () => {
   it('makes the database and its documents exactly the backup again, after a safety backup', async () => {
     await sql(
-      source,
+      source.database,
       `create table public.added_later (id serial primary key, body text);
        insert into public.added_later (body) values ('gone after the restore');
        create schema scratch; create table scratch.t (x int);
@@ -52,13 +48,13 @@ describe('a full restore into the same target', () => {
     writeFileSync(path.join(documentsDir, 'readme.txt'), 'overwritten');
     writeFileSync(path.join(documentsDir, 'new-file.txt'), 'not in the backup');
     rmSync(path.join(documentsDir, 'invoices/2026/inv-1007.pdf'));
-    const before = await snapshot(source);
+    const before = await snapshot(source.database);
     expect(before.hashes).not.toEqual(atBackup.hashes);
 
-    const { operationId, preview } = await startRestore(s.api, backupId, { mode: 'full' });
+    const { operationId, preview } = await startRestore(s.api, source.backupId, { mode: 'full' });
     expect(preview.safetyBackup).toBe(true);
     expect(preview.estimatedDurationMs).toBeGreaterThan(0);
-    expect(preview.backup.id).toBe(backupId);
+    expect(preview.backup.id).toBe(source.backupId);
     expect(preview.backup.serverVersion).toMatch(/^\d+\.\d+/);
     const warnings = Object.fromEntries(preview.warnings.map((w) => [w.code, w]));
     expect(warnings['objects-dropped']?.objects).toEqual([
@@ -76,26 +72,22 @@ describe('a full restore into the same target', () => {
 
     const ended = await waitForRestore(s.api, operationId);
     expect(ended).toMatchObject({ status: 'completed', errorCode: null, rollback: null });
-    expect(await snapshot(source)).toEqual(atBackup);
+    expect(await snapshot(source.database)).toEqual(atBackup);
     expect(documentsSnapshot(documentsDir)).toEqual(documentsAtBackup);
     expect(readdirSync(path.dirname(documentsDir))).toEqual(['documents']);
 
-    expect(ended.steps.filter((step) => step.status === 'completed').map((step) => step.step)).toEqual([
-      'validate',
-      'lock',
-      'safety-backup',
-      'restore-database',
-      'restore-documents',
-      'verify',
-      'finish',
-    ]);
+    // In order; no approval (the settings ask for none) and no rollback (nothing failed).
+    const completed = ended.steps.filter((step) => step.status === 'completed').map((step) => step.step);
+    expect(completed.join(' > ')).toBe(
+      'validate > lock > safety-backup > restore-database > restore-documents > verify > finish',
+    );
     const verification = (
       ended.result as { verification: { tables: { name: string; actualRows: number }[] } }
     ).verification;
     expect(verification.tables.find((t) => t.name === 'orders')?.actualRows).toBe(3000);
     const safety = await getBackup(s.db, ended.safetyBackupId!);
     expect(safety).toMatchObject({ trigger: 'pre_restore', status: 'completed', protected: false });
-    expect(safety.targetId).toBe(sourceTarget.id);
+    expect(safety.targetId).toBe(source.target.id);
     expect(existsSync(path.join(s.workDir, `restore-${operationId}`))).toBe(false);
   });
 });
@@ -103,7 +95,7 @@ describe('a full restore into the same target', () => {
 describe('restoring into another database', () => {
   it('creates a new database on the server that equals the source, without a safety backup', async () => {
     const name = `rnew_${Date.now().toString(36)}`;
-    const { operationId, preview } = await startRestore(s.api, backupId, {
+    const { operationId, preview } = await startRestore(s.api, source.backupId, {
       mode: 'full',
       destination: { database: name },
     });
@@ -119,7 +111,7 @@ describe('restoring into another database', () => {
     const other = await createDatabase('rschema');
     await sql(other, 'create table leftovers (id int); insert into leftovers values (1)');
     const target = await s.createTarget(`rschema-${other.slice(-8)}`, other);
-    const { operationId, preview } = await startRestore(s.api, backupId, {
+    const { operationId, preview } = await startRestore(s.api, source.backupId, {
       mode: 'schema-only',
       destination: { target: target.name },
     });
@@ -138,7 +130,7 @@ describe('data-only and selected-table restores', () => {
   it('replaces the rows of every table, the sequences and the large objects, keeping the schema', async () => {
     const copy = await createDatabase('rdata');
     const target = await s.createTarget(`rdata-${copy.slice(-8)}`, copy);
-    const schemaOnly = await startRestore(s.api, backupId, {
+    const schemaOnly = await startRestore(s.api, source.backupId, {
       mode: 'schema-only',
       destination: { target: target.name },
     });
@@ -150,7 +142,7 @@ describe('data-only and selected-table restores', () => {
        select setval('sales.invoice_number', 42);`,
     );
 
-    const { operationId, preview } = await startRestore(s.api, backupId, {
+    const { operationId, preview } = await startRestore(s.api, source.backupId, {
       mode: 'data-only',
       destination: { target: target.name },
     });
@@ -162,7 +154,10 @@ describe('data-only and selected-table restores', () => {
 
   it('restores selected tables with their sequences, re-creating a dropped one, and leaves the rest alone', async () => {
     const copy = `rtables_${Date.now().toString(36)}`;
-    const full = await startRestore(s.api, backupId, { mode: 'full', destination: { database: copy } });
+    const full = await startRestore(s.api, source.backupId, {
+      mode: 'full',
+      destination: { database: copy },
+    });
     expect((await waitForRestore(s.api, full.operationId)).status).toBe('completed');
     const target = await s.createTarget(`rtables-${copy.slice(-8)}`, copy);
     await sql(
@@ -175,7 +170,7 @@ describe('data-only and selected-table restores', () => {
     );
     const changed = await snapshot(copy);
 
-    const { operationId, preview } = await startRestore(s.api, backupId, {
+    const { operationId, preview } = await startRestore(s.api, source.backupId, {
       mode: 'tables',
       tables: ['sales.orders', 'audit.events'],
       destination: { target: target.name },
@@ -201,10 +196,9 @@ describe('data-only and selected-table restores', () => {
 
 describe('other sessions on the destination', () => {
   it('are reported by the preview and, when asked, ended before the restore takes its locks', async () => {
-    const busy = await createDatabase('rbusy');
-    await sql(busy, `create table jobs (id int primary key); insert into jobs values (1), (2)`);
-    const target = await s.createTarget(`rbusy-${busy.slice(-8)}`, busy);
-    const busyBackup = await backUp(s.api, target.name);
+    const { database: busy, backupId: busyBackup } = await backedUpTarget(s, 'rbusy', (database) =>
+      sql(database, `create table jobs (id int primary key); insert into jobs values (1), (2)`),
+    );
     const atBusyBackup = await snapshot(busy);
     await sql(busy, 'delete from jobs');
     const session = new pg.Client({ connectionString: superuserUrl(busy) });

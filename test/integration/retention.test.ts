@@ -1,11 +1,12 @@
-// Retention against real storage and catalog: exactly the planned backups go, the rest stay intact, and
-// a deletion that fails leaves the backup listed and marked until a later pass removes it.
+// Retention against real storage and catalog: exactly the planned backups go to the trash, the rest stay
+// intact; the sweep removes trashed backups once their grace has passed, and a removal that fails leaves
+// the backup listed and marked until a later pass removes it.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getBackup, listBackups } from '../../catalog/backups.ts';
-import { applyRetention } from '../../services/retention.ts';
+import { applyRetention, purgeTrash } from '../../services/retention.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { retentionSweepWorkflow } from '../../workflows/retention.ts';
@@ -40,7 +41,7 @@ const keepEverything = {
 const keepTwo = { ...keepEverything, keepLast: 2 };
 
 describe('retention', () => {
-  it('removes exactly the planned archives from storage and catalog and leaves the rest intact', async () => {
+  it('trashes exactly the planned backups, removes their archives only after the grace period, and leaves the rest intact', async () => {
     const target = await createTarget(keepEverything);
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await backupNow(target.name));
@@ -79,7 +80,20 @@ describe('retention', () => {
       workflowId: `retention-test-${target.name}`,
     });
     expect(result.targets.find((t) => t.targetId === target.id)).toMatchObject({ removed: 1, failed: [] });
+    const trashed = await getBackup(db, ids[1]!);
+    expect(trashed.trashedBy).toBe('retention');
+    // deleteGraceDays is 7 by default (the API's clock and the catalog's differ by milliseconds).
+    const graceMs = Date.parse(trashed.purgeAfter!) - Date.parse(trashed.trashedAt!);
+    expect(Math.abs(graceMs - 7 * 86_400_000)).toBeLessThan(60_000);
+    expect(existsSync(path.join(storageDir, trashed.storageKey!))).toBe(true);
 
+    await db.query('update backups set purge_after = now() where id = $1', [ids[1]]);
+    const swept = await client.workflow.execute(retentionSweepWorkflow, {
+      taskQueue: worker.taskQueue,
+      workflowId: `retention-test-${target.name}-purge`,
+    });
+    expect(swept.purge?.failed.filter((f) => f.id === ids[1])).toEqual([]);
+    await expect(getBackup(db, ids[1]!)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const gone = before.get(ids[1]!)!;
     expect(existsSync(path.join(storageDir, gone.key))).toBe(false);
     expect(existsSync(path.join(storageDir, `${gone.key}.manifest.json`))).toBe(false);
@@ -104,7 +118,7 @@ describe('retention', () => {
     ).toEqual(['protected']);
   });
 
-  it('leaves a backup whose deletion fails listed and marked, and removes it on a later pass', async () => {
+  it('leaves a trashed backup whose removal fails listed and marked, and removes it on a later pass', async () => {
     const target = await createTarget(keepEverything);
     const older = await backupNow(target.name);
     const newer = await backupNow(target.name);
@@ -119,15 +133,21 @@ describe('retention', () => {
       delete: () => Promise.reject(new LifeboatError('STORAGE_UNAVAILABLE', 'storage is down for the test')),
     };
     const brokenStorages = { ...worker.storages, open: () => broken };
-    const failing = await applyRetention({ db, storages: brokenStorages }, target.id);
-    expect(failing).toMatchObject({ removed: 0, failed: [{ id: older }] });
+    expect(await applyRetention({ db, storages: brokenStorages }, target.id)).toMatchObject({
+      removed: 1,
+      failed: [],
+    });
+    const afterGrace = { targetId: target.id, now: new Date(Date.now() + 8 * 86_400_000) };
+    const failing = await purgeTrash({ db, storages: brokenStorages }, afterGrace);
+    expect(failing.failed.map((f) => f.id)).toContain(older);
     const marked = await getBackup(db, older);
     expect(marked.status).toBe('completed');
     expect(marked.deletionError).toContain('storage is down for the test');
     expect(existsSync(path.join(storageDir, marked.storageKey!))).toBe(true);
 
-    const retried = await applyRetention({ db, storages: worker.storages }, target.id);
-    expect(retried).toMatchObject({ removed: 1, failed: [] });
+    const retried = await purgeTrash({ db, storages: worker.storages }, afterGrace);
+    expect(retried.failed.map((f) => f.id)).not.toContain(older);
+    await expect(getBackup(db, older)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(
       (await listBackups(db, { target: target.name, limit: 10, offset: 0 })).items.map((b) => b.id),
     ).toEqual([newer]);
@@ -165,7 +185,7 @@ describe('retention', () => {
       expect(full.body.quota.usedFraction).toBeGreaterThan(1);
       expect(full.body.recommendations.map((r) => r.code)).toContain('QUOTA_EXCEEDED');
     } finally {
-      await api.json('PUT', '/api/admin/backups/settings', { body: {} });
+      await api.json('PATCH', '/api/admin/backups/settings', { body: { maxStorageBytes: null } });
     }
   });
 

@@ -54,6 +54,31 @@ function failureOf(attempt: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/**
+ * Puts, gets, stats, lists and deletes `key` at once, each expected to fail, and returns the errors, which
+ * must be LifeboatErrors. All five are in flight together, so none of their rejections goes unhandled.
+ */
+async function everyOperationFailing(
+  storage: Storage,
+  key: string,
+  body: Readable = Readable.from([Buffer.from('x')]),
+): Promise<LifeboatError[]> {
+  const settled = [
+    storage.put(key, body),
+    storage.get(key),
+    storage.stat(key),
+    storage.list(''),
+    storage.delete(key),
+  ].map(failureOf);
+  const errors: LifeboatError[] = [];
+  for (const outcome of settled) {
+    const error = await outcome;
+    expect(error).toBeInstanceOf(LifeboatError);
+    errors.push(error as LifeboatError);
+  }
+  return errors;
+}
+
 /** A body that fails after `goodBytes`, like a dump that dies after several parts went up. */
 function failingBody(goodBytes: number): Readable {
   return Readable.from(
@@ -157,20 +182,8 @@ describe('s3 storage', () => {
   it('answers AUTH_FAILED, which is permanent, when the secret key is wrong', async () => {
     const bucket = await server.createBucket();
     process.env.LIFEBOAT_TEST_S3_WRONG_SECRET = 'not-the-secret-access-key';
-    const url = new URL(server.url(bucket));
-    url.searchParams.set('secretAccessKeyEnv', 'LIFEBOAT_TEST_S3_WRONG_SECRET');
-    const storage = openS3(url.href);
-    const attempts = [
-      storage.put('k', Readable.from([Buffer.from('x')])),
-      storage.get('k'),
-      storage.stat('k'),
-      storage.list(''),
-      storage.delete('k'),
-    ].map(failureOf);
-    for (const attempt of attempts) {
-      const error = await attempt;
-      expect(error).toBeInstanceOf(LifeboatError);
-      const { code, message } = error as LifeboatError;
+    const storage = openS3(server.url(bucket, '', { secretAccessKeyEnv: 'LIFEBOAT_TEST_S3_WRONG_SECRET' }));
+    for (const { code, message } of await everyOperationFailing(storage, 'k')) {
       expect(code).toBe('AUTH_FAILED');
       expect(isPermanent(code)).toBe(true);
       expect(message).toContain(server.endpoint);
@@ -183,9 +196,7 @@ describe('s3 storage', () => {
   it('answers AUTH_FAILED when the access key id is unknown to the server', async () => {
     const bucket = await server.createBucket();
     process.env.LIFEBOAT_TEST_S3_UNKNOWN_KEY = 'LBUNKNOWNKEY0000';
-    const url = new URL(server.url(bucket));
-    url.searchParams.set('accessKeyIdEnv', 'LIFEBOAT_TEST_S3_UNKNOWN_KEY');
-    const storage = openS3(url.href);
+    const storage = openS3(server.url(bucket, '', { accessKeyIdEnv: 'LIFEBOAT_TEST_S3_UNKNOWN_KEY' }));
     await expect(storage.list('')).rejects.toMatchObject({ code: 'AUTH_FAILED' });
     await expect(storage.put('k', Readable.from([Buffer.from('x')]))).rejects.toMatchObject({
       code: 'AUTH_FAILED',
@@ -206,9 +217,7 @@ describe('s3 storage', () => {
 
   it('stores objects with server-side encryption requested', async () => {
     const bucket = await server.createBucket();
-    const url = new URL(server.url(bucket));
-    url.searchParams.set('sse', 'AES256');
-    const storage = openS3(url.href);
+    const storage = openS3(server.url(bucket, '', { sse: 'AES256' }));
     const content = randomBytes(9 * mebibyte);
     await storage.put('sealed', chunkedBody(content));
     expect((await readAll(await storage.get('sealed'))).equals(content)).toBe(true);
@@ -262,17 +271,7 @@ describe('s3 storage when the server fails', () => {
     try {
       const started = Date.now();
       const body = Readable.from([Buffer.from('new')]);
-      const attempts = [
-        storage.put('k', body),
-        storage.get('present'),
-        storage.stat('present'),
-        storage.list(''),
-        storage.delete('present'),
-      ].map(failureOf);
-      for (const attempt of attempts) {
-        const error = await attempt;
-        expect(error).toBeInstanceOf(LifeboatError);
-        const { code, message } = error as LifeboatError;
+      for (const { code, message } of await everyOperationFailing(storage, 'present', body)) {
         expect(code).toBe('STORAGE_UNAVAILABLE');
         expect(isPermanent(code)).toBe(false);
         expect(message).toContain(faulty.endpoint);

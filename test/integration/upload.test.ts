@@ -102,7 +102,14 @@ async function upload(
 
 /** A Lifeboat archive of the source database's real dump and one document, as the worker writes it. */
 async function realArchive(
-  options: { compression?: Compression; backupId?: string; target?: string; document?: string } = {},
+  options: {
+    compression?: Compression;
+    backupId?: string;
+    target?: string;
+    document?: string;
+    /** When the dump started; a minute ago by default. */
+    startedAt?: Date;
+  } = {},
 ) {
   const dir = scratchDir('upload-archive');
   const document = path.join(dir, 'readme.txt');
@@ -134,8 +141,10 @@ async function realArchive(
       pgDump: { version: '15', format: 'custom', compression: 'none' },
       archive: { compression },
       trigger: 'manual',
-      startedAt: new Date(now.getTime() - 60_000).toISOString(),
-      dumpFinishedAt: new Date(now.getTime() - 55_000).toISOString(),
+      startedAt: (options.startedAt ?? new Date(now.getTime() - 60_000)).toISOString(),
+      dumpFinishedAt: new Date(
+        (options.startedAt?.getTime() ?? now.getTime() - 60_000) + 5_000,
+      ).toISOString(),
       tables: [{ schema: 'public', name: 'invoices', rowEstimate: 500, sizeBytes: 8192 }],
       documents: { fileCount: 1, totalBytes: readFileSync(document).length },
       options: { tags: ['from-elsewhere'] },
@@ -419,6 +428,43 @@ describe('POST /api/admin/backups/upload', () => {
     );
     expect(announced.status).toBe(400);
     expect(announced.body.error?.code).toBe('VALIDATION_FAILED');
+    expect(await leftovers()).toEqual(before);
+  });
+
+  it('refuses an archive whose manifest time lies in the future with 400 and keeps nothing', async () => {
+    // Within the clock skew it is an ordinary upload.
+    const skewed = await upload((await realArchive({ startedAt: new Date(Date.now() + 60_000) })).bytes);
+    expect(skewed.status, JSON.stringify(skewed.body)).toBe(201);
+
+    const before = await leftovers();
+    const { bytes } = await realArchive({ startedAt: new Date(Date.now() + 24 * 3_600_000) });
+    const refused = await upload(bytes);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('lies in the future') as unknown,
+    });
+    expect(await leftovers()).toEqual(before);
+  });
+
+  it('refuses oversized path and pax headers, an oversized manifest.json and too many unpacked bytes with 400', async () => {
+    const before = await leftovers();
+    const longPath = await craftedTar([{ name: `documents/${'x'.repeat(70_000)}`, body: 'x' }]);
+    const header = await upload(longPath);
+    expect(header.status).toBe(400);
+    expect(header.body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('header') as unknown,
+    });
+
+    const bigManifest = await craftedTar([{ name: 'manifest.json', body: ' '.repeat(1024 * 1024) }]);
+    const small = createApp({ ...deps, upload: { stagingDir, limits: { maxUnpackedBytes: 512 * 1024 } } });
+    const unpacked = await upload(bigManifest, '', {}, small);
+    expect(unpacked.status).toBe(400);
+    expect(unpacked.body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('unpacks to more than 524288 bytes') as unknown,
+    });
     expect(await leftovers()).toEqual(before);
   });
 

@@ -9,26 +9,23 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { getBackup, listBackups } from '../../catalog/backups.ts';
 import { startBackup } from '../../services/backups.ts';
 import type { Manifest } from '../../domain/manifest.ts';
-import { killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
-import { eventually } from '../harness/api.ts';
+import { killWorkerProcess, killWorkerProcesses, startWorkerProcess } from '../harness/worker-process.ts';
 import {
   createCatalogTarget,
   createDatabase,
+  endedBackup,
   scratchDir,
-  sessionsWaitingForLock,
   sql,
   stack,
   superuserUrl,
   useStack,
+  waitForLockWaiter,
 } from '../harness/stack.ts';
 
 // No worker in this process: the test starts worker processes and kills them.
 const { db, client, worker, storageDir } = useStack({ workers: 0 });
 
 afterAll(() => killWorkerProcesses());
-
-const dumpSessions = (database: string, backupId: string) =>
-  sessionsWaitingForLock(database, `lifeboat-backup-${backupId}`);
 
 describe('a worker killed during a dump', () => {
   it('is restarted and the same backup completes, verified, with nothing half-written listed', async () => {
@@ -64,16 +61,13 @@ describe('a worker killed during a dump', () => {
           protected: false,
         },
       );
-      const [firstPid] = await eventually(
-        async () =>
-          (await dumpSessions(source, backupId)).length ? dumpSessions(source, backupId) : undefined,
-        60_000,
-        'the first pg_dump',
-      );
+      const session = `lifeboat-backup-${backupId}`;
+      const firstPid = await waitForLockWaiter(source, session, {
+        timeoutMs: 60_000,
+        what: 'the first pg_dump',
+      });
 
-      const exited = new Promise((resolve) => first.once('exit', resolve));
-      first.kill('SIGKILL');
-      await exited;
+      await killWorkerProcess(first);
       expect((await getBackup(db, backupId)).status).toBe('running');
       const afterKill = await listBackups(db, {
         target: target.name,
@@ -85,24 +79,10 @@ describe('a worker killed during a dump', () => {
 
       await startWorkerProcess(launch);
       // The retried dump ends the orphaned pg_dump's session and queues behind the lock itself.
-      await eventually(
-        async () => {
-          const pids = await dumpSessions(source, backupId);
-          return pids.length === 1 && pids[0] !== firstPid ? pids : undefined;
-        },
-        90_000,
-        'the retried pg_dump',
-      );
+      await waitForLockWaiter(source, session, { replacing: firstPid, what: 'the retried pg_dump' });
       await blocker.query('rollback');
 
-      const backup = await eventually(
-        async () => {
-          const row = await getBackup(db, backupId);
-          return row.status === 'running' ? undefined : row;
-        },
-        90_000,
-        'the backup to end',
-      );
+      const backup = await endedBackup(db, backupId);
       expect(backup).toMatchObject({ status: 'completed', errorCode: null });
       const archive = path.join(storageDir, backup.storageKey!);
       expect(createHash('sha256').update(readFileSync(archive)).digest('hex')).toBe(backup.sha256);

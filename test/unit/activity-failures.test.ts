@@ -28,9 +28,21 @@ describe('toActivityFailure', () => {
     expect(failure).toMatchObject({ type: 'CONNECTION_FAILED', nonRetryable: false });
   });
 
-  it('passes other errors through untouched, so they retry', async () => {
-    const original = new Error('disk hiccup');
-    expect(await env.run(() => Promise.resolve(toActivityFailure(original)))).toBe(original);
+  it('makes any other error a retryable INTERNAL failure that keeps its message and cause', async () => {
+    const original = new RangeError('Invalid time value');
+    const failure = await env.run(() => Promise.resolve(toActivityFailure(original)));
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({
+      type: 'INTERNAL',
+      message: 'Unexpected RangeError: Invalid time value',
+      nonRetryable: false,
+      cause: original,
+    });
+  });
+
+  it('passes an ApplicationFailure an activity made itself through untouched', async () => {
+    const own = ApplicationFailure.create({ type: 'PG_RESTORE_FAILED', details: [{ rolledBack: true }] });
+    expect(await env.run(() => Promise.resolve(toActivityFailure(own)))).toBe(own);
   });
 
   it('answers with the cancellation itself once the activity is cancelled', async () => {

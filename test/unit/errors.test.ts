@@ -7,28 +7,26 @@ import { isPermanent } from '../../domain/errors.ts';
 const connection = { host: 'db', port: 5432, database: 'shop', username: 'app' };
 
 describe('error classification', () => {
-  it('treats refused credentials as permanent AUTH_FAILED', () => {
-    const error = classifyConnectionError(
-      { code: '28P01', message: 'password authentication failed' },
-      connection,
-    );
-    expect(error.code).toBe('AUTH_FAILED');
-    expect(isPermanent(error.code)).toBe(true);
-    expect(
-      classifyDumpStderr('pg_dump: error: FATAL:  password authentication failed for user "app"').code,
-    ).toBe('AUTH_FAILED');
-  });
-
-  it('treats an unreachable server as retryable CONNECTION_FAILED', () => {
-    const error = classifyConnectionError(
-      { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' },
-      connection,
-    );
-    expect(error.code).toBe('CONNECTION_FAILED');
-    expect(isPermanent(error.code)).toBe(false);
-    expect(classifyDumpStderr('pg_dump: error: connection to server failed: Connection refused').code).toBe(
-      'CONNECTION_FAILED',
-    );
+  it.each([
+    {
+      failure: 'refused credentials',
+      kind: 'permanent',
+      code: 'AUTH_FAILED',
+      connectionError: { code: '28P01', message: 'password authentication failed' },
+      dumpStderr: 'pg_dump: error: FATAL:  password authentication failed for user "app"',
+    },
+    {
+      failure: 'an unreachable server',
+      kind: 'retryable',
+      code: 'CONNECTION_FAILED',
+      connectionError: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' },
+      dumpStderr: 'pg_dump: error: connection to server failed: Connection refused',
+    },
+  ])('treats $failure as $kind $code', ({ kind, code, connectionError, dumpStderr }) => {
+    const error = classifyConnectionError(connectionError, connection);
+    expect(error.code).toBe(code);
+    expect(isPermanent(error.code)).toBe(kind === 'permanent');
+    expect(classifyDumpStderr(dumpStderr).code).toBe(code);
   });
 
   it('reports a missing database as NOT_FOUND and a full disk as INSUFFICIENT_SPACE', () => {

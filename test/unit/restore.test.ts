@@ -102,7 +102,7 @@ describe('restore options', () => {
     });
   });
 
-  it('binds a confirmation to the backup, the destination, the mode and every option', () => {
+  it('binds a confirmation to the backup, the destination with its server and documents, the mode and every option', () => {
     const destination: RestoreDestination = {
       kind: 'target',
       targetId: 't1',
@@ -116,21 +116,30 @@ describe('restore options', () => {
       noOwner: false,
       terminateConnections: false,
     };
-    const binding = confirmationBinding('b1', destination, options);
-    expect(confirmationBinding('b1', { ...destination }, { ...options })).toBe(binding);
+    const where = { host: 'db.example', port: 5432, documentsDir: '/srv/shop/files' };
+    const binding = confirmationBinding('b1', destination, options, where);
+    expect(confirmationBinding('b1', { ...destination }, { ...options }, { ...where })).toBe(binding);
+    expect(confirmationBinding('b1', destination, options, { ...where, host: 'DB.example' })).toBe(binding);
     const variants = [
-      confirmationBinding('b2', destination, options),
-      confirmationBinding('b1', { ...destination, targetId: 't2' }, options),
-      confirmationBinding('b1', { ...destination, kind: 'new-database', database: 'copy' }, options),
-      confirmationBinding('b1', destination, { ...options, mode: 'data-only' }),
-      confirmationBinding('b1', destination, { ...options, documents: false }),
-      confirmationBinding('b1', destination, { ...options, noOwner: true }),
-      confirmationBinding('b1', destination, { ...options, terminateConnections: true }),
-      confirmationBinding('b1', destination, {
-        ...options,
-        mode: 'tables',
-        tables: [{ schema: 'a', name: 'b' }],
-      }),
+      confirmationBinding('b2', destination, options, where),
+      confirmationBinding('b1', { ...destination, targetId: 't2' }, options, where),
+      confirmationBinding('b1', { ...destination, database: 'shop2' }, options, where),
+      confirmationBinding('b1', { ...destination, kind: 'new-database', database: 'copy' }, options, where),
+      confirmationBinding('b1', destination, { ...options, mode: 'data-only' }, where),
+      confirmationBinding('b1', destination, { ...options, documents: false }, where),
+      confirmationBinding('b1', destination, { ...options, noOwner: true }, where),
+      confirmationBinding('b1', destination, { ...options, terminateConnections: true }, where),
+      confirmationBinding(
+        'b1',
+        destination,
+        { ...options, mode: 'tables', tables: [{ schema: 'a', name: 'b' }] },
+        where,
+      ),
+      // The target was edited after the preview: another server, port or documents directory.
+      confirmationBinding('b1', destination, options, { ...where, host: 'other.example' }),
+      confirmationBinding('b1', destination, options, { ...where, port: 5433 }),
+      confirmationBinding('b1', destination, options, { ...where, documentsDir: '/etc' }),
+      confirmationBinding('b1', destination, options, { ...where, documentsDir: null }),
     ];
     expect(new Set([binding, ...variants]).size).toBe(variants.length + 1);
   });
@@ -372,17 +381,17 @@ describe('the SQL around the restore', () => {
       { schema: 'sales', name: 'orders', rows: 3000 },
       { schema: 'My', name: 'empty', rows: null },
     ]);
-    expect(sql).toContain(`pg_catalog.to_regclass('sales.orders') IS NULL`);
-    expect(sql).toContain('SELECT pg_catalog.count(*) INTO n FROM ONLY sales.orders;');
+    expect(sql).toContain(`pg_catalog.to_regclass('"sales"."orders"') IS NULL`);
+    expect(sql).toContain('SELECT pg_catalog.count(*) INTO n FROM ONLY "sales"."orders";');
     expect(sql).toContain('IF n <> 3000 THEN');
-    expect(sql).toContain(`pg_catalog.to_regclass('"My".empty') IS NULL`);
+    expect(sql).toContain(`pg_catalog.to_regclass('"My"."empty"') IS NULL`);
     expect(sql.match(/count\(\*\)/g)).toHaveLength(1);
     expect(checkRestoredSql([])).toBe('');
   });
 
   it('empties the replaced tables, TRUNCATE or DELETE decided inside the transaction', () => {
     const sql = clearTablesSql([{ schema: 'sales', name: "o'rders" }], true);
-    expect(sql).toContain(`ARRAY['sales."o''rders"']`);
+    expect(sql).toContain(`ARRAY['"sales"."o''rders"']`);
     expect(sql).toContain('DELETE FROM ONLY %s');
     expect(sql).toContain('TRUNCATE ONLY');
     expect(sql).toContain('lo_unlink');

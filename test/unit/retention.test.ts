@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   planRetention,
   retentionPolicySchema,
+  type KeepReason,
   type RetentionCandidate,
   type RetentionPolicy,
 } from '../../domain/retention.ts';
@@ -27,208 +28,186 @@ function backup(time: string, extra: Partial<RetentionCandidate> = {}): Retentio
 }
 
 const now = new Date('2030-01-01T00:00:00Z');
-const keptTimes = (plan: ReturnType<typeof planRetention>) => plan.keep.map((k) => k.time.toISOString());
-const removedTimes = (plan: ReturnType<typeof planRetention>) => plan.remove.map((r) => r.time.toISOString());
+
+/** A backup of a golden case with what the plan should do to it: keep it (for `reasons`, if given) or not. */
+interface Expected {
+  backup: RetentionCandidate;
+  kept: boolean;
+  reasons?: KeepReason[];
+}
+
+const kept = (
+  time: string,
+  { reasons, ...extra }: Partial<RetentionCandidate> & { reasons?: KeepReason[] } = {},
+): Expected => ({ backup: backup(time, extra), kept: true, reasons });
+const removed = (time: string, extra: Partial<RetentionCandidate> = {}): Expected => ({
+  backup: backup(time, extra),
+  kept: false,
+});
 
 interface GoldenCase {
   name: string;
-  backups: RetentionCandidate[];
   policy: RetentionPolicy;
-  keep: string[];
-  remove: string[];
-  reasons?: Record<string, string[]>;
+  /** In the order planRetention gets them, which need not be the order of time. */
+  backups: Expected[];
 }
 
 const golden: GoldenCase[] = [
   {
     name: 'daily keeps the newest backup of each of the last N days',
-    backups: [
-      '2026-05-01T12:00:00Z',
-      '2026-05-02T12:00:00Z',
-      '2026-05-03T12:00:00Z',
-      '2026-05-04T12:00:00Z',
-    ].map((t) => backup(t)),
     policy: policy({ keepDaily: 2 }),
-    keep: ['2026-05-04T12:00:00.000Z', '2026-05-03T12:00:00.000Z'],
-    remove: ['2026-05-02T12:00:00.000Z', '2026-05-01T12:00:00.000Z'],
+    backups: [
+      removed('2026-05-01T12:00:00Z'),
+      removed('2026-05-02T12:00:00Z'),
+      kept('2026-05-03T12:00:00Z'),
+      kept('2026-05-04T12:00:00Z'),
+    ],
   },
   {
     name: 'several backups in one bucket: the newest fills the slot',
-    backups: [
-      '2026-05-03T08:00:00Z',
-      '2026-05-03T20:00:00Z',
-      '2026-05-02T09:00:00Z',
-      '2026-05-02T21:00:00Z',
-      '2026-05-01T10:00:00Z',
-    ].map((t) => backup(t)),
     policy: policy({ keepDaily: 2 }),
-    keep: ['2026-05-03T20:00:00.000Z', '2026-05-02T21:00:00.000Z'],
-    remove: ['2026-05-03T08:00:00.000Z', '2026-05-02T09:00:00.000Z', '2026-05-01T10:00:00.000Z'],
+    backups: [
+      removed('2026-05-03T08:00:00Z'),
+      kept('2026-05-03T20:00:00Z'),
+      removed('2026-05-02T09:00:00Z'),
+      kept('2026-05-02T21:00:00Z'),
+      removed('2026-05-01T10:00:00Z'),
+    ],
   },
   {
     name: 'gaps: days without backups are skipped, not counted',
-    backups: [
-      '2026-05-01T12:00:00Z',
-      '2026-05-02T12:00:00Z',
-      '2026-05-05T12:00:00Z',
-      '2026-05-09T12:00:00Z',
-    ].map((t) => backup(t)),
     policy: policy({ keepDaily: 3 }),
-    keep: ['2026-05-09T12:00:00.000Z', '2026-05-05T12:00:00.000Z', '2026-05-02T12:00:00.000Z'],
-    remove: ['2026-05-01T12:00:00.000Z'],
+    backups: [
+      removed('2026-05-01T12:00:00Z'),
+      kept('2026-05-02T12:00:00Z'),
+      kept('2026-05-05T12:00:00Z'),
+      kept('2026-05-09T12:00:00Z'),
+    ],
   },
   {
     name: 'a tier with slots left also keeps the oldest backup, as restic does',
-    backups: [
-      '2026-05-03T12:00:00Z',
-      '2026-05-02T12:00:00Z',
-      '2026-05-01T18:00:00Z',
-      '2026-05-01T06:00:00Z',
-    ].map((t) => backup(t)),
     policy: policy({ keepDaily: 10 }),
-    keep: [
-      '2026-05-03T12:00:00.000Z',
-      '2026-05-02T12:00:00.000Z',
-      '2026-05-01T18:00:00.000Z',
-      '2026-05-01T06:00:00.000Z',
+    backups: [
+      kept('2026-05-03T12:00:00Z'),
+      kept('2026-05-02T12:00:00Z'),
+      kept('2026-05-01T18:00:00Z'),
+      kept('2026-05-01T06:00:00Z', { reasons: ['oldest daily'] }),
     ],
-    remove: [],
-    reasons: { '2026-05-01T06:00:00.000Z': ['oldest daily'] },
   },
   {
     name: 'ISO weeks across a year boundary: 2020-12-28 and 2021-01-03 share week 2020-W53',
-    backups: [
-      '2020-12-21T12:00:00Z',
-      '2020-12-28T12:00:00Z',
-      '2021-01-03T12:00:00Z',
-      '2021-01-04T12:00:00Z',
-    ].map((t) => backup(t)),
     policy: policy({ keepWeekly: 2 }),
-    keep: ['2021-01-04T12:00:00.000Z', '2021-01-03T12:00:00.000Z'],
-    remove: ['2020-12-28T12:00:00.000Z', '2020-12-21T12:00:00.000Z'],
+    backups: [
+      removed('2020-12-21T12:00:00Z'),
+      removed('2020-12-28T12:00:00Z'),
+      kept('2021-01-03T12:00:00Z'),
+      kept('2021-01-04T12:00:00Z'),
+    ],
   },
   {
     name: 'tiers are independent and a backup may fill slots in several',
-    backups: ['2026-04-30T12:00:00Z', '2026-05-01T12:00:00Z', '2026-05-02T12:00:00Z'].map((t) => backup(t)),
     policy: policy({ keepDaily: 1, keepMonthly: 2, keepLast: 1 }),
-    keep: ['2026-05-02T12:00:00.000Z', '2026-04-30T12:00:00.000Z'],
-    remove: ['2026-05-01T12:00:00.000Z'],
-    reasons: {
-      '2026-05-02T12:00:00.000Z': ['last', 'daily', 'monthly', 'newest'],
-      '2026-04-30T12:00:00.000Z': ['monthly'],
-    },
+    backups: [
+      kept('2026-04-30T12:00:00Z', { reasons: ['monthly'] }),
+      removed('2026-05-01T12:00:00Z'),
+      kept('2026-05-02T12:00:00Z', { reasons: ['last', 'daily', 'monthly', 'newest'] }),
+    ],
   },
   {
     name: 'DST fall-back in Europe/Berlin: 00:30Z and 01:30Z are both 02:30 local, one hourly bucket',
-    backups: ['2026-10-24T23:30:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z'].map((t) => backup(t)),
     policy: policy({ keepHourly: 10, timeZone: 'Europe/Berlin' }),
-    keep: ['2026-10-25T01:30:00.000Z', '2026-10-24T23:30:00.000Z'],
-    remove: ['2026-10-25T00:30:00.000Z'],
+    backups: [kept('2026-10-24T23:30:00Z'), removed('2026-10-25T00:30:00Z'), kept('2026-10-25T01:30:00Z')],
   },
   {
     name: 'the same fall-back hour in UTC is three buckets',
-    backups: ['2026-10-24T23:30:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z'].map((t) => backup(t)),
     policy: policy({ keepHourly: 10 }),
-    keep: ['2026-10-25T01:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-24T23:30:00.000Z'],
-    remove: [],
+    backups: [kept('2026-10-24T23:30:00Z'), kept('2026-10-25T00:30:00Z'), kept('2026-10-25T01:30:00Z')],
   },
   {
     name: 'DST spring-forward night in Europe/Berlin: days split at local midnight, not UTC',
-    backups: ['2026-03-28T10:00:00Z', '2026-03-28T22:30:00Z', '2026-03-28T23:30:00Z'].map((t) => backup(t)),
     policy: policy({ keepDaily: 2, timeZone: 'Europe/Berlin' }),
-    keep: ['2026-03-28T23:30:00.000Z', '2026-03-28T22:30:00.000Z'],
-    remove: ['2026-03-28T10:00:00.000Z'],
+    backups: [removed('2026-03-28T10:00:00Z'), kept('2026-03-28T22:30:00Z'), kept('2026-03-28T23:30:00Z')],
   },
   {
     name: 'protected backups stay whatever the tiers say',
-    backups: [
-      backup('2026-05-03T12:00:00Z'),
-      backup('2026-01-01T12:00:00Z', { protected: true }),
-      backup('2026-05-02T12:00:00Z'),
-    ],
     policy: policy({ keepLast: 1 }),
-    keep: ['2026-05-03T12:00:00.000Z', '2026-01-01T12:00:00.000Z'],
-    remove: ['2026-05-02T12:00:00.000Z'],
-    reasons: { '2026-01-01T12:00:00.000Z': ['protected'] },
+    backups: [
+      kept('2026-05-03T12:00:00Z'),
+      kept('2026-01-01T12:00:00Z', { protected: true, reasons: ['protected'] }),
+      removed('2026-05-02T12:00:00Z'),
+    ],
   },
   {
     name: 'failed backups use no slot; recent ones stay, old ones go',
-    backups: [
-      backup('2029-12-31T12:00:00Z', { status: 'failed' }),
-      backup('2029-12-30T12:00:00Z'),
-      backup('2029-12-29T12:00:00Z', { status: 'failed' }),
-      backup('2029-12-28T12:00:00Z'),
-      backup('2029-11-01T12:00:00Z', { status: 'cancelled' }),
-      backup('2029-10-01T12:00:00Z'),
-    ],
     policy: policy({ keepLast: 2, failedRetentionDays: 7 }),
-    keep: [
-      '2029-12-31T12:00:00.000Z',
-      '2029-12-30T12:00:00.000Z',
-      '2029-12-29T12:00:00.000Z',
-      '2029-12-28T12:00:00.000Z',
+    backups: [
+      kept('2029-12-31T12:00:00Z', { status: 'failed', reasons: ['recent failure'] }),
+      kept('2029-12-30T12:00:00Z'),
+      kept('2029-12-29T12:00:00Z', { status: 'failed' }),
+      kept('2029-12-28T12:00:00Z', { reasons: ['last'] }),
+      removed('2029-11-01T12:00:00Z', { status: 'cancelled' }),
+      removed('2029-10-01T12:00:00Z'),
     ],
-    remove: ['2029-11-01T12:00:00.000Z', '2029-10-01T12:00:00.000Z'],
-    reasons: { '2029-12-31T12:00:00.000Z': ['recent failure'], '2029-12-28T12:00:00.000Z': ['last'] },
   },
   {
     name: 'running backups and the newest successful one are never removed, even by an empty policy',
-    backups: [
-      backup('2029-12-31T12:00:00Z', { status: 'running' }),
-      backup('2029-06-01T12:00:00Z'),
-      backup('2029-05-01T12:00:00Z'),
-    ],
     policy: policy({}),
-    keep: ['2029-12-31T12:00:00.000Z', '2029-06-01T12:00:00.000Z'],
-    remove: ['2029-05-01T12:00:00.000Z'],
-    reasons: { '2029-12-31T12:00:00.000Z': ['running'], '2029-06-01T12:00:00.000Z': ['newest'] },
+    backups: [
+      kept('2029-12-31T12:00:00Z', { status: 'running', reasons: ['running'] }),
+      kept('2029-06-01T12:00:00Z', { reasons: ['newest'] }),
+      removed('2029-05-01T12:00:00Z'),
+    ],
   },
   {
     name: 'keepWithin keeps everything within the duration of the newest backup',
-    backups: [
-      '2026-05-10T12:00:00Z',
-      '2026-05-09T01:00:00Z',
-      '2026-05-08T13:00:00Z',
-      '2026-05-08T11:00:00Z',
-    ].map((t) => backup(t)),
     policy: policy({ keepWithin: '2d' }),
-    keep: ['2026-05-10T12:00:00.000Z', '2026-05-09T01:00:00.000Z', '2026-05-08T13:00:00.000Z'],
-    remove: ['2026-05-08T11:00:00.000Z'],
+    backups: [
+      kept('2026-05-10T12:00:00Z'),
+      kept('2026-05-09T01:00:00Z'),
+      kept('2026-05-08T13:00:00Z'),
+      removed('2026-05-08T11:00:00Z'),
+    ],
   },
   {
     name: 'safety backups follow their own age limit and take no slot',
-    backups: [
-      backup('2029-12-30T12:00:00Z', { trigger: 'pre_restore' }),
-      backup('2029-12-20T12:00:00Z', { trigger: 'pre_restore' }),
-      backup('2029-12-19T12:00:00Z'),
-    ],
     policy: policy({ keepLast: 1, safetyRetentionDays: 7 }),
-    keep: ['2029-12-30T12:00:00.000Z', '2029-12-19T12:00:00.000Z'],
-    remove: ['2029-12-20T12:00:00.000Z'],
-    reasons: { '2029-12-30T12:00:00.000Z': ['safety'] },
+    backups: [
+      kept('2029-12-30T12:00:00Z', { trigger: 'pre_restore', reasons: ['safety'] }),
+      removed('2029-12-20T12:00:00Z', { trigger: 'pre_restore' }),
+      kept('2029-12-19T12:00:00Z'),
+    ],
   },
   {
     name: 'maxTotalBytes drops the oldest kept backups until the rest fit',
-    backups: [
-      '2026-05-04T12:00:00Z',
-      '2026-05-03T12:00:00Z',
-      '2026-05-02T12:00:00Z',
-      '2026-05-01T12:00:00Z',
-    ].map((t) => backup(t)),
     policy: policy({ keepDaily: 10, maxTotalBytes: 250 }),
-    keep: ['2026-05-04T12:00:00.000Z', '2026-05-03T12:00:00.000Z'],
-    remove: ['2026-05-02T12:00:00.000Z', '2026-05-01T12:00:00.000Z'],
+    backups: [
+      kept('2026-05-04T12:00:00Z'),
+      kept('2026-05-03T12:00:00Z'),
+      removed('2026-05-02T12:00:00Z'),
+      removed('2026-05-01T12:00:00Z'),
+    ],
   },
 ];
+
+const times = (backups: { time: Date }[]): string[] => backups.map((b) => b.time.toISOString());
+/** The backups the plan should keep (or remove), newest first as the plan lists them. */
+const expectedTimes = (backups: Expected[], keep: boolean): string[] =>
+  times(
+    backups
+      .filter((b) => b.kept === keep)
+      .map((b) => b.backup)
+      .sort((a, b) => b.time.getTime() - a.time.getTime()),
+  );
 
 describe('planRetention golden cases', () => {
   for (const c of golden) {
     it(c.name, () => {
-      const plan = planRetention(c.backups, c.policy, now);
-      expect(keptTimes(plan)).toEqual(c.keep);
-      expect(removedTimes(plan)).toEqual(c.remove);
-      for (const [time, reasons] of Object.entries(c.reasons ?? {})) {
-        expect(plan.keep.find((k) => k.time.toISOString() === time)?.reasons, time).toEqual(reasons);
+      const candidates = c.backups.map((b) => b.backup);
+      const plan = planRetention(candidates, c.policy, now);
+      expect(times(plan.keep)).toEqual(expectedTimes(c.backups, true));
+      expect(times(plan.remove)).toEqual(expectedTimes(c.backups, false));
+      for (const { backup, reasons } of c.backups) {
+        if (reasons) expect(plan.keep.find((k) => k.id === backup.id)?.reasons, backup.id).toEqual(reasons);
       }
     });
   }

@@ -108,34 +108,38 @@ describe('describeS3Failure', () => {
   const serviceError = (name: string, status: number): S3ServiceException =>
     new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message: name });
 
-  it('treats refused credentials as permanent AUTH_FAILED naming endpoint and bucket', () => {
-    for (const error of [
-      serviceError('InvalidAccessKeyId', 403),
-      serviceError('SignatureDoesNotMatch', 403),
-      serviceError('AccessDenied', 403),
-      serviceError('Unknown', 403),
-    ]) {
+  it.each([
+    {
+      failure: 'refused credentials',
+      kind: 'permanent',
+      code: 'AUTH_FAILED',
+      errors: [
+        serviceError('InvalidAccessKeyId', 403),
+        serviceError('SignatureDoesNotMatch', 403),
+        serviceError('AccessDenied', 403),
+        serviceError('Unknown', 403),
+      ],
+    },
+    {
+      failure: 'an unreachable, slow or failing server',
+      kind: 'retryable',
+      code: 'STORAGE_UNAVAILABLE',
+      errors: [
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' }),
+        Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', name: 'TimeoutError' }),
+        Object.assign(new Error('timed out'), { name: 'TimeoutError' }),
+        serviceError('SlowDown', 503),
+        serviceError('InternalError', 500),
+        serviceError('NoSuchUpload', 404),
+      ],
+    },
+  ])('treats $failure as $kind $code naming endpoint and bucket', ({ kind, code, errors }) => {
+    for (const error of errors) {
       const failure = describeS3Failure(error, 'write k', where);
-      expect(failure.code).toBe('AUTH_FAILED');
-      expect(isPermanent(failure.code)).toBe(true);
+      expect(failure.code).toBe(code);
+      expect(isPermanent(failure.code)).toBe(kind === 'permanent');
       expect(failure.message).toContain('http://127.0.0.1:9000');
       expect(failure.message).toContain('"backups"');
-    }
-  });
-
-  it('treats an unreachable, slow or failing server as retryable STORAGE_UNAVAILABLE', () => {
-    for (const error of [
-      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' }),
-      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', name: 'TimeoutError' }),
-      Object.assign(new Error('timed out'), { name: 'TimeoutError' }),
-      serviceError('SlowDown', 503),
-      serviceError('InternalError', 500),
-      serviceError('NoSuchUpload', 404),
-    ]) {
-      const failure = describeS3Failure(error, 'write k', where);
-      expect(failure.code).toBe('STORAGE_UNAVAILABLE');
-      expect(isPermanent(failure.code)).toBe(false);
-      expect(failure.message).toContain('http://127.0.0.1:9000');
     }
   });
 

@@ -161,56 +161,32 @@ describe('toStorageError', () => {
   const withProperties = (message: string, properties: Record<string, unknown>): Error =>
     Object.assign(new Error(message), properties);
 
-  const cases: { failure: string; error: Error; code: ErrorCode }[] = [
-    {
-      failure: 'refused credentials',
-      error: withProperties('All configured authentication methods failed', {
+  /** ssh2's failures by the code they should map to. */
+  const failures: Partial<Record<ErrorCode, Record<string, Error>>> = {
+    AUTH_FAILED: {
+      'refused credentials': withProperties('All configured authentication methods failed', {
         level: 'client-authentication',
       }),
-      code: 'AUTH_FAILED',
+      'a host key the verifier refused': new Error('Host denied (verification failed)'),
+      'a key that cannot be decrypted': new Error(
+        'Cannot parse privateKey: OpenSSH key integrity check failed -- bad passphrase?',
+      ),
     },
-    {
-      failure: 'a host key the verifier refused',
-      error: new Error('Host denied (verification failed)'),
-      code: 'AUTH_FAILED',
+    STORAGE_UNAVAILABLE: {
+      'a refused connection': withProperties('connect ECONNREFUSED 127.0.0.1:22', { code: 'ECONNREFUSED' }),
+      'a reset connection': withProperties('read ECONNRESET', { code: 'ECONNRESET' }),
+      'a timed-out connection': withProperties('connect ETIMEDOUT', { code: 'ETIMEDOUT' }),
+      'a handshake that never finished': withProperties('Timed out while waiting for handshake', {
+        level: 'client-timeout',
+      }),
+      'a connection lost mid-request': new Error('No response from server'),
+      'a refused write': withProperties('Permission denied', { code: 3 }),
     },
-    {
-      failure: 'a key that cannot be decrypted',
-      error: new Error('Cannot parse privateKey: OpenSSH key integrity check failed -- bad passphrase?'),
-      code: 'AUTH_FAILED',
-    },
-    {
-      failure: 'a refused connection',
-      error: withProperties('connect ECONNREFUSED 127.0.0.1:22', { code: 'ECONNREFUSED' }),
-      code: 'STORAGE_UNAVAILABLE',
-    },
-    {
-      failure: 'a reset connection',
-      error: withProperties('read ECONNRESET', { code: 'ECONNRESET' }),
-      code: 'STORAGE_UNAVAILABLE',
-    },
-    {
-      failure: 'a timed-out connection',
-      error: withProperties('connect ETIMEDOUT', { code: 'ETIMEDOUT' }),
-      code: 'STORAGE_UNAVAILABLE',
-    },
-    {
-      failure: 'a handshake that never finished',
-      error: withProperties('Timed out while waiting for handshake', { level: 'client-timeout' }),
-      code: 'STORAGE_UNAVAILABLE',
-    },
-    {
-      failure: 'a connection lost mid-request',
-      error: new Error('No response from server'),
-      code: 'STORAGE_UNAVAILABLE',
-    },
-    { failure: 'a missing file', error: withProperties('No such file', { code: 2 }), code: 'NOT_FOUND' },
-    {
-      failure: 'a refused write',
-      error: withProperties('Permission denied', { code: 3 }),
-      code: 'STORAGE_UNAVAILABLE',
-    },
-  ];
+    NOT_FOUND: { 'a missing file': withProperties('No such file', { code: 2 }) },
+  };
+  const cases = Object.entries(failures).flatMap(([code, byFailure]) =>
+    Object.entries(byFailure).map(([failure, error]) => ({ failure, error, code })),
+  );
 
   it.each(cases)('maps $failure to $code, naming the server', ({ error, code }) => {
     const mapped = toStorageError(error, server, 'write t/archive.tar');
