@@ -57,9 +57,13 @@ export const restoreOnWorkerOptions: ActivityOptions = {
   },
 };
 
-/** Verification of a restored database: it counts every table's rows, which takes a while on a big one. */
+/**
+ * Verification of a restored database: it counts every table's rows, which takes a while on a big one.
+ * It heartbeats, so an attempt whose worker died is retried after `heartbeatTimeout`, not after the hour.
+ */
 export const verifyOptions: ActivityOptions = {
   startToCloseTimeout: '1h',
+  heartbeatTimeout: '15s',
   retry: { ...bookkeepingOptions.retry, maximumAttempts: 3, nonRetryableErrorTypes: nonRetryableCodes() },
 };
 

@@ -6,8 +6,11 @@ import {
   type ExpectedTable,
   type VerificationReport,
 } from '../../domain/restore/verify.ts';
+import { restorePercent } from '../../domain/restore/progress.ts';
 import { countTables } from '../../postgres/inspect.ts';
+import { restoreProgressSignal } from '../../workflows/restore-messages.ts';
 import type { ActivityDeps } from '../deps.ts';
+import { startPulse } from '../pulse.ts';
 import { destinationAccess } from './access.ts';
 
 export function createRestoreVerifyActivities(deps: ActivityDeps) {
@@ -23,7 +26,18 @@ export function createRestoreVerifyActivities(deps: ActivityDeps) {
       manifestTables: (TableName & { rowEstimate: number })[];
     }): Promise<VerificationReport> {
       const { password, connection } = await destinationAccess(deps, request.destination);
-      const observed = await countTables(connection, password, request.expected);
+      // Heartbeats while it counts (a lock may hold it too): a killed worker's attempt is then retried soon.
+      const stopPulse = startPulse(deps, null, restoreProgressSignal, () => ({
+        step: 'verify' as const,
+        percent: restorePercent('verify', 0),
+        bytes: 0,
+      }));
+      let observed: Awaited<ReturnType<typeof countTables>>;
+      try {
+        observed = await countTables(connection, password, request.expected);
+      } finally {
+        stopPulse();
+      }
       const report = verifyRestoredTables(request.mode, request.expected, observed, request.manifestTables);
       if (!report.ok) {
         throw new LifeboatError(
