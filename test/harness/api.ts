@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createToken, type Role } from '../../catalog/tokens.ts';
+import type { ApiDeps } from '../../api/context.ts';
 import { createApp, type LifeboatApp } from '../../api/app.ts';
 import type { WorkerSide } from './stack.ts';
 
@@ -20,9 +21,9 @@ export interface TestApi {
   ): Promise<{ status: number; body: T }>;
 }
 
-/** The real app over the catalog, Temporal and a worker side's storage; `tokens` fill in at `issueTokens`. */
-export function createTestApi(db: pg.Pool, client: Client, worker: WorkerSide): TestApi {
-  const app = createApp({
+/** What the real app needs, over the catalog, Temporal and a worker side's storage and access policy. */
+export function apiDeps(db: pg.Pool, client: Client, worker: WorkerSide): ApiDeps {
+  return {
     db,
     secrets: worker.secrets,
     storage: worker.storage,
@@ -30,7 +31,12 @@ export function createTestApi(db: pg.Pool, client: Client, worker: WorkerSide): 
     temporal: client,
     taskQueue: worker.taskQueue,
     access: worker.access,
-  });
+  };
+}
+
+/** The real app over the catalog, Temporal and a worker side's storage; `tokens` fill in at `issueTokens`. */
+export function createTestApi(db: pg.Pool, client: Client, worker: WorkerSide): TestApi {
+  const app = createApp(apiDeps(db, client, worker));
   const tokens = {} as Record<Role, string>;
   const call: TestApi['call'] = async (method, path, options = {}) => {
     const token = options.token === undefined ? tokens.admin : options.token;

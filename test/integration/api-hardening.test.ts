@@ -8,21 +8,13 @@ import { createApp } from '../../api/app.ts';
 import { ensureBootstrapToken } from '../../api/bootstrap-token.ts';
 import { migrateCatalog } from '../../catalog/migrate.ts';
 import { authenticateToken, listTokens, revokeToken } from '../../catalog/tokens.ts';
+import { apiDeps } from '../harness/api.ts';
 import { createDatabase, scratchDir, superuserUrl, useStack } from '../harness/stack.ts';
 
 const { db, client, worker, api } = useStack();
 
 /** This file's own app behind a (pretend) reverse proxy, so that each test is its own client address. */
-const proxied = createApp({
-  db,
-  secrets: worker.secrets,
-  storage: worker.storage,
-  storages: worker.storages,
-  temporal: client,
-  taskQueue: worker.taskQueue,
-  access: worker.access,
-  auth: { trustForwardedFor: true },
-});
+const proxied = createApp({ ...apiDeps(db, client, worker), auth: { trustForwardedFor: true } });
 
 const from = (address: string, token: string) =>
   proxied.request('/api/admin/targets', {
