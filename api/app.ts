@@ -28,9 +28,21 @@ export function createApp(deps: ApiDeps) {
   const authLimits = { ...defaultAuthLimits, ...deps.auth };
   const maxBodyBytes = deps.maxBodyBytes ?? defaultMaxBodyBytes;
   app.onError((error, c) => errorResponse(c, error));
-  app.notFound((c) =>
-    errorResponse(c, new LifeboatError('NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`)),
-  );
+  app.notFound((c) => {
+    // A path that exists under other methods answers 405 with the methods it has, not 404.
+    const allowed = allowedMethods(app.routes, c.req.path);
+    if (allowed.length > 0) {
+      c.header('allow', allowed.join(', '));
+      return errorResponse(
+        c,
+        new LifeboatError(
+          'METHOD_NOT_ALLOWED',
+          `${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}.`,
+        ),
+      );
+    }
+    return errorResponse(c, new LifeboatError('NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`));
+  });
 
   app.use('*', secureHeaders());
   app.route('/health', healthRoutes(deps));
@@ -51,6 +63,13 @@ export function createApp(deps: ApiDeps) {
     '/api/admin/*',
     authenticate(deps.db, authLimits),
     auditLog(deps.db, authLimits),
+    async function refuseNulInUrl(c, next) {
+      // PostgreSQL text cannot hold U+0000: a path or query value with one is bad input, not a 500.
+      if (/%00/i.test(c.req.url) || c.req.url.includes('\u0000')) {
+        throw new LifeboatError('VALIDATION_FAILED', 'The path and query may not contain a NUL character.');
+      }
+      await next();
+    },
     async function limitBody(c, next) {
       if (c.req.path === uploadPath || c.req.path === `${uploadPath}/`) return next();
       return bodyLimit({
@@ -74,6 +93,33 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/admin/backups', backupRoutes(deps));
   app.route('/api/admin/restores', restoreRoutes(deps));
   return app;
+}
+
+/**
+ * The methods of the most specific routes that match `path` (a fixed segment over a parameter, as the
+ * router picks them: /backups/settings, not /backups/:id), middleware aside; none when no route matches.
+ */
+export function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
+  const normalized = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  let best: { params: number; methods: Set<string> } | undefined;
+  for (const route of routes) {
+    if (route.method === 'ALL') continue;
+    const pattern = route.path.length > 1 ? route.path.replace(/\/+$/, '') : route.path;
+    const source = pattern
+      .split('/')
+      .map((segment) => {
+        if (segment === '*') return '.*';
+        const param = /^:\w+(?:\{(.+)\})?$/.exec(segment);
+        if (param) return param[1] ?? '[^/]+';
+        return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('/');
+    if (!new RegExp(`^${source}$`).test(normalized)) continue;
+    const params = (pattern.match(/:/g) ?? []).length;
+    if (!best || params < best.params) best = { params, methods: new Set() };
+    if (params === best.params) best.methods.add(route.method);
+  }
+  return best ? [...best.methods].sort() : [];
 }
 
 export type LifeboatApp = ReturnType<typeof createApp>;

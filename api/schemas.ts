@@ -28,10 +28,19 @@ export const notFoundResponse = { 404: json(errorSchema, 'Not found') } as const
 
 export const conflictResponse = { 409: json(errorSchema, 'Conflict') } as const;
 
+/** A whole number in a query string; an empty value (`?offset=`) is refused, not read as 0. */
+const queryInteger = (min: number, max?: number) => {
+  const integer = z.coerce.number().int().min(min);
+  return z.preprocess(
+    (value) => (value === '' ? Number.NaN : value),
+    max === undefined ? integer : integer.max(max),
+  );
+};
+
 /** `limit` and `offset` of a list request; extend it with the list's own filters. */
 export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  limit: queryInteger(1, 500).default(50),
+  offset: queryInteger(0).default(0),
 });
 
 /** A page of `item`s: the items, how many there are in all, and the page asked for. */

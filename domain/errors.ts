@@ -28,6 +28,7 @@ const codes = {
   // The API's own refusals of a client: too many failed authentications, a body over the size limit.
   RATE_LIMITED: 'transient',
   PAYLOAD_TOO_LARGE: 'permanent',
+  METHOD_NOT_ALLOWED: 'permanent',
   PROTECTED: 'permanent',
   CANCELLED: 'permanent',
   TEMPORAL_UNAVAILABLE: 'transient',

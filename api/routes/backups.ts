@@ -83,8 +83,18 @@ export function backupRoutes(deps: ApiDeps) {
       },
     }),
     async (c) => {
-      const { limit, offset, trashed, ...filters } = c.req.valid('query');
-      const page = await listBackups(deps.db, { ...filters, trashed: trashed === 'true', limit, offset });
+      const { limit, offset, trashed, from, to, ...filters } = c.req.valid('query');
+      // As UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 and Date allow (-23:26).
+      const utc = (text: string | undefined) =>
+        text === undefined ? undefined : new Date(text).toISOString();
+      const page = await listBackups(deps.db, {
+        ...filters,
+        from: utc(from),
+        to: utc(to),
+        trashed: trashed === 'true',
+        limit,
+        offset,
+      });
       return c.json({ items: page.items.map(withoutManifest), total: page.total, limit, offset }, 200);
     },
   );

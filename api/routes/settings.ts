@@ -11,7 +11,7 @@ import { checkStorageCredentialNames } from '../../services/targets.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
-import { validationHook } from '../validation.ts';
+import { requireJsonBody, validationHook } from '../validation.ts';
 
 /** A loosening of restoreApproval (switched off, targets taken out) waits this long by default. */
 export const defaultApprovalChangeDelayMs = 24 * 3_600_000;
@@ -60,7 +60,7 @@ export function settingsRoutes(deps: ApiDeps) {
       path: '/',
       summary: 'Change some of the global backup settings',
       description: changeDescription,
-      middleware: [requireRole('admin')] as const,
+      middleware: [requireRole('admin'), requireJsonBody] as const,
       request: { body },
       responses,
     }),
@@ -73,7 +73,7 @@ export function settingsRoutes(deps: ApiDeps) {
       path: '/',
       summary: 'Change the global backup settings (the same merge as PATCH)',
       description: `Kept for older clients: omitted fields are not reset to their defaults. ${changeDescription}`,
-      middleware: [requireRole('admin')] as const,
+      middleware: [requireRole('admin'), requireJsonBody] as const,
       request: { body },
       responses,
     }),

@@ -217,6 +217,12 @@ describe('GET /api/admin/backups', () => {
       expect(response.body.error.code).toBe('VALIDATION_FAILED');
     },
   );
+
+  it('answers 200 for a valid time whose offset PostgreSQL would not take (-23:26)', async () => {
+    const query = new URLSearchParams({ from: '2024-01-01T00:00:00+15:31', to: '5531-02-07T13:06:55-23:26' });
+    const response = await api.json('GET', `/api/admin/backups?${query.toString()}`);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+  });
 });
 
 describe('an upload whose backup id is already taken', () => {

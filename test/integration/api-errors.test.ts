@@ -176,6 +176,32 @@ const cases: {
     code: 'NOT_FOUND',
     actor: 'admin',
   },
+  {
+    name: 'a method the path does not have',
+    method: 'PUT',
+    path: '/api/admin/backups',
+    body: { target: 'TARGET' },
+    status: 405,
+    code: 'METHOD_NOT_ALLOWED',
+    actor: 'admin',
+  },
+  {
+    name: 'a NUL character in the query',
+    method: 'POST',
+    path: '/api/admin/backups?target=%04%00',
+    body: { target: 'TARGET' },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    actor: 'admin',
+  },
+  {
+    name: 'a settings change without a body',
+    method: 'PATCH',
+    path: '/api/admin/backups/settings',
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    actor: 'admin',
+  },
 ];
 
 describe('bad requests', () => {
@@ -221,6 +247,22 @@ describe('bad requests', () => {
       expect(audit?.actor).toBe(`${testCase.actor}-${worker.taskQueue.slice(-12)}`);
     });
   }
+
+  it('answer 405 with the methods of the path, and 400 for a NUL or an empty page number', async () => {
+    const backups = await api.call('DELETE', '/api/admin/backups');
+    expect(backups.status).toBe(405);
+    expect(backups.headers.get('allow')).toBe('GET, POST');
+    // A fixed path is not mistaken for /backups/:id, whose methods differ.
+    const settings = await api.call('POST', '/api/admin/backups/settings', { body: {} });
+    expect(settings.status).toBe(405);
+    expect(settings.headers.get('allow')).toBe('GET, PATCH, PUT');
+    expect((await api.call('GET', '/api/admin/no-such-thing')).status).toBe(404);
+    const nul = await api.call('GET', '/api/admin/backups/restore/status?target=%04%00');
+    expect(nul.status).toBe(400);
+    // An empty page number is not 0.
+    expect((await api.call('GET', '/api/admin/restores?offset=&limit=1')).status).toBe(400);
+    expect((await api.call('GET', '/api/admin/restores?offset=0&limit=1')).status).toBe(200);
+  });
 
   it('never returns a stored password', async () => {
     const response = await api.call('GET', `/api/admin/targets/${targetName}`, { token: api.tokens.viewer });
