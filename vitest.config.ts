@@ -1,5 +1,6 @@
-// Two projects: unit tests of pure modules, and integration tests against the real services that
-// test/harness/global-setup.ts starts once per run. The terminal gets vitest's report only: workers log
+// Three projects: unit tests of pure modules; integration tests against the real services that
+// test/harness/global-setup.ts starts once per run; and, after them, the API fuzz run on a stack of its own
+// (it changes settings, targets and tokens at random, which no other test file may see). The terminal gets vitest's report only: workers log
 // to files under the run's logs folder (test/harness/logs.ts), and console output shows only for tests
 // that fail.
 import { defineConfig } from 'vitest/config';
@@ -25,6 +26,17 @@ export default defineConfig({
           hookTimeout: 180_000,
           pool: 'forks',
           maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          globalSetup: ['test/harness/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          pool: 'forks',
+          sequence: { groupOrder: 1 },
         },
       },
     ],

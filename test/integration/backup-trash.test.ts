@@ -8,7 +8,7 @@ import { getBackup } from '../../catalog/backups.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { purgeTrash } from '../../services/retention.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { eventually } from '../harness/api.ts';
+import { backUp } from '../harness/restore.ts';
 import { createDatabase, useStack } from '../harness/stack.ts';
 
 const { db, worker, api, storageDir, createTarget } = useStack();
@@ -22,17 +22,9 @@ interface BackupView {
   purgeAfter: string | null;
 }
 
+/** A manual backup of the target through the API, waited for (completed); its detail as the API shows it. */
 async function backupNow(target: string): Promise<BackupView> {
-  const started = await api.json<{ backupId: string }>('POST', '/api/admin/backups', { body: { target } });
-  expect(started.status).toBe(202);
-  return eventually(
-    async () => {
-      const { body } = await api.json<BackupView>('GET', `/api/admin/backups/${started.body.backupId}`);
-      return body.status === 'running' ? undefined : body;
-    },
-    120_000,
-    'the backup to end',
-  );
+  return (await api.json<BackupView>('GET', `/api/admin/backups/${await backUp(api, target)}`)).body;
 }
 
 const listed = async (target: string, query = '') =>

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../../api/app.ts';
-import { eventually } from '../harness/api.ts';
+import { backUp } from '../harness/restore.ts';
+import { apiDeps } from '../harness/api.ts';
 import { testLogFile } from '../harness/logs.ts';
 import { createDatabase, scratchDir, useStack } from '../harness/stack.ts';
 
@@ -27,17 +28,9 @@ interface BackupView {
   trashedAt: string | null;
 }
 
+/** A manual backup of the target through the API, waited for (completed); its detail as the API shows it. */
 async function backupNow(target: string): Promise<BackupView> {
-  const started = await api.json<{ backupId: string }>('POST', '/api/admin/backups', { body: { target } });
-  expect(started.status, JSON.stringify(started.body)).toBe(202);
-  return eventually(
-    async () => {
-      const { body } = await api.json<BackupView>('GET', `/api/admin/backups/${started.body.backupId}`);
-      return body.status === 'running' ? undefined : body;
-    },
-    120_000,
-    'the backup to end',
-  );
+  return (await api.json<BackupView>('GET', `/api/admin/backups/${await backUp(api, target)}`)).body;
 }
 
 let server: ServerType;
@@ -55,13 +48,7 @@ beforeAll(async () => {
   // raised: schemathesis sends requests without the token on purpose (the ignored_auth check), and at the
   // default limit every later request from loopback would answer 429 for the rest of the window.
   const app = createApp({
-    db,
-    secrets: worker.secrets,
-    storage: worker.storage,
-    storages: worker.storages,
-    temporal: client,
-    taskQueue: worker.taskQueue,
-    access: worker.access,
+    ...apiDeps(db, client, worker),
     auth: { maxFailures: 1_000_000 },
     upload: {
       stagingDir: scratchDir('upload'),
