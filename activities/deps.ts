@@ -22,6 +22,11 @@ export interface ActivityDeps {
   identityFile?: string | undefined;
   /** Reads the password variable a target names; refuses names the policy does not allow. */
   readEnv: (name: string) => string | undefined;
+  /**
+   * Reads the secret variables notification channels name (LIFEBOAT_NOTIFY_…), at send time; refuses names
+   * the policy does not allow. Without it, a channel that needs a secret cannot send from this process.
+   */
+  readNotifyEnv?: ((name: string) => string | undefined) | undefined;
   /** Where documents directories may be (LIFEBOAT_DOCUMENTS_ROOTS), checked at every backup and restore. */
   documents: DocumentsPolicy;
   lifeboatVersion: string;

@@ -11,6 +11,7 @@ import { createDatabaseRestoreActivities } from './restore/database.ts';
 import { createDocumentRestoreActivities } from './restore/documents.ts';
 import { createRestorePreviewActivities } from './restore/preview.ts';
 import { createRestoreVerifyActivities } from './restore/verify.ts';
+import { createNotifyActivities } from './notify.ts';
 import { createRetentionActivities } from './retention.ts';
 
 export type { ActivityDeps } from './deps.ts';
@@ -72,6 +73,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDocumentRestoreActivities(deps, archives),
     ...createRestoreVerifyActivities(deps),
     ...createRestorePreviewActivities(deps, archives),
+    ...createNotifyActivities(deps),
   });
 }
 

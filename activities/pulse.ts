@@ -2,23 +2,58 @@
 import { Context } from '@temporalio/activity';
 import type { SignalDefinition } from '@temporalio/common';
 import type { ActivityDeps } from './deps.ts';
+import { announce, type LiveRun } from './live.ts';
+
+interface PulseUpdate {
+  step?: string;
+  percent?: number;
+  bytes?: number;
+  currentTable?: string | null | undefined;
+}
 
 /**
  * Heartbeats every second with `measure()` and signals it to the workflow every `progressIntervalMs`,
- * until the returned function is called. A failing measurement or signal never fails the activity.
+ * until the returned function is called. With `live`, the run's live stream hears of a backup's step at
+ * once (`backup.step`) and of each change of progress at most once a second (`*.progress`). A failing
+ * measurement, signal or event never fails the activity.
  */
-export function startPulse<Update extends { bytes?: number }>(
-  deps: Pick<ActivityDeps, 'reportProgress' | 'progressIntervalMs'>,
+export function startPulse<Update extends PulseUpdate>(
+  deps: Pick<ActivityDeps, 'reportProgress' | 'progressIntervalMs' | 'db'>,
   workflowId: string | null,
   signal: SignalDefinition<[Update]>,
   measure: () => Update | Promise<Update>,
+  live?: LiveRun,
 ): () => void {
   const context = Context.current();
+  const kind = live && 'backupId' in live ? 'backup' : 'restore';
   let lastReportMs = 0;
+  let lastLive: string | undefined;
+  const publish = async (update: Update, what: 'step' | 'progress') => {
+    if (!live) return;
+    const seen = `${update.step}:${update.percent}:${update.bytes}:${update.currentTable}`;
+    if (what === 'progress' && seen === lastLive) return;
+    lastLive = seen;
+    await announce(deps, {
+      type: `${kind}.${what}`,
+      ...live,
+      step: update.step,
+      percent: update.percent,
+      bytes: update.bytes,
+      table: update.currentTable ?? undefined,
+    });
+  };
+  // A backup's step changes are announced here; a restore's by its bookkeeping (recordRestoreStep), which
+  // knows how each step went.
+  if (live && kind === 'backup') {
+    Promise.resolve(measure())
+      .then((update) => publish(update, 'step'))
+      .catch(() => undefined);
+  }
   const timer = setInterval(() => {
     Promise.resolve(measure())
       .then(async (update) => {
         context.heartbeat(update);
+        await publish(update, 'progress');
         if (workflowId && Date.now() - lastReportMs >= deps.progressIntervalMs) {
           lastReportMs = Date.now();
           await deps.reportProgress(workflowId, signal, update);

@@ -4,16 +4,22 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { LifeboatError } from '../domain/errors.ts';
 import { lifeboatVersion } from '../config/version.ts';
+import { createCatalogLiveEventHub } from '../services/live-events.ts';
 import { auditLog } from './audit.ts';
 import { authenticate, defaultAuthLimits } from './auth.ts';
 import type { ApiDeps, AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { backupRoutes } from './routes/backups.ts';
+import { eventRoutes } from './routes/events.ts';
+import { adminHealthRoutes } from './routes/admin-health.ts';
 import { healthRoutes } from './routes/health.ts';
+import { notificationRoutes } from './routes/notifications.ts';
+import { metricsRoutes, metricsSecurityScheme } from './routes/metrics.ts';
 import { backupRestoreRoutes, restoreRoutes } from './routes/restores.ts';
 import { retentionRoutes } from './routes/retention.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { storageRoutes } from './routes/storage.ts';
 import { targetRoutes } from './routes/targets.ts';
 import { uploadRoutes } from './routes/upload.ts';
@@ -46,6 +52,8 @@ export function createApp(deps: ApiDeps) {
 
   app.use('*', secureHeaders());
   app.route('/health', healthRoutes(deps));
+  // Outside /api/admin: scrapers hold LIFEBOAT_METRICS_TOKEN (when set), not an API token.
+  app.route('/metrics', metricsRoutes(deps));
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -57,6 +65,12 @@ export function createApp(deps: ApiDeps) {
     security: [{ bearer: [] }],
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  if (deps.metricsToken) {
+    app.openAPIRegistry.registerComponent('securitySchemes', metricsSecurityScheme, {
+      type: 'http',
+      scheme: 'bearer',
+    });
+  }
 
   // Authentication first: the audit log holds authenticated calls only (refusals are counted instead).
   app.use(
@@ -83,15 +97,19 @@ export function createApp(deps: ApiDeps) {
     },
   );
   app.route('/api/admin/targets', targetRoutes(deps));
+  app.route('/api/admin/events', eventRoutes(deps.events ?? createCatalogLiveEventHub(deps.db)));
   // Fixed paths under /backups come before /backups/:id, which would otherwise claim them.
   app.route('/api/admin/backups/schedules', scheduleRoutes(deps));
   app.route('/api/admin/backups/settings', settingsRoutes(deps));
   app.route('/api/admin/backups/retention', retentionRoutes(deps));
   app.route('/api/admin/backups/storage', storageRoutes(deps));
   app.route('/api/admin/backups/upload', uploadRoutes(deps));
+  app.route('/api/admin/backups/stats', statsRoutes(deps));
   app.route('/api/admin/backups', backupRestoreRoutes(deps));
   app.route('/api/admin/backups', backupRoutes(deps));
   app.route('/api/admin/restores', restoreRoutes(deps));
+  app.route('/api/admin/notifications', notificationRoutes(deps));
+  app.route('/api/admin/health', adminHealthRoutes(deps));
   return app;
 }
 

@@ -1,6 +1,7 @@
 // What every request carries through the middleware: the caller, and the error code if it failed.
 import type { TokenIdentity } from '../catalog/tokens.ts';
 import type { ServiceDeps } from '../services/deps.ts';
+import type { LiveEventHub } from '../services/live-events.ts';
 import type { AuthLimits } from './auth.ts';
 
 /** The API's dependencies are the services', and the limits it puts on clients; routes hand them on. */
@@ -14,6 +15,13 @@ export interface ApiDeps extends ServiceDeps {
    * `defaultApprovalChangeDelayMs`.
    */
   approvalChangeDelayMs?: number | undefined;
+  /**
+   * The process's live-event hub behind GET /api/admin/events; its owner closes it at shutdown. Default: a
+   * hub of the app's own over `db`, which holds a catalog connection only while a stream is open.
+   */
+  events?: LiveEventHub | undefined;
+  /** LIFEBOAT_METRICS_TOKEN: when set, GET /metrics needs exactly it as its bearer token. */
+  metricsToken?: string | undefined;
 }
 
 export interface AppEnv {

@@ -1,6 +1,7 @@
 // Response schemas shared by the routes, named for the OpenAPI document.
 import { z } from '@hono/zod-openapi';
 import { errorCodes } from '../domain/errors.ts';
+import { storableText } from '../domain/text.ts';
 
 /** A JSON response of `schema`, for a route's `responses`. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -28,14 +29,12 @@ export const notFoundResponse = { 404: json(errorSchema, 'Not found') } as const
 
 export const conflictResponse = { 409: json(errorSchema, 'Conflict') } as const;
 
-/** A whole number in a query string; an empty value (`?offset=`) is refused, not read as 0. */
-const queryInteger = (min: number, max?: number) => {
-  const integer = z.coerce.number().int().min(min);
-  return z.preprocess(
-    (value) => (value === '' ? Number.NaN : value),
-    max === undefined ? integer : integer.max(max),
-  );
-};
+/**
+ * A whole number in a query string; an empty value (`?offset=`) is refused, not read as 0. Without a
+ * maximum of its own, at most 2^53 - 1, which zod's int() holds to (and so the document says).
+ */
+export const queryInteger = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess((value) => (value === '' ? Number.NaN : value), z.coerce.number().int().min(min).max(max));
 
 /** `limit` and `offset` of a list request; extend it with the list's own filters. */
 export const pageQuery = z.object({
@@ -131,8 +130,18 @@ export const backupSchema = z
   .openapi('Backup');
 
 export const idParams = z.object({
-  id: z
-    .string()
-    .min(1)
-    .openapi({ param: { name: 'id', in: 'path' } }),
+  id: storableText({ min: 1 }).openapi({ param: { name: 'id', in: 'path' } }),
 });
+
+/**
+ * OpenAPI links from a response to the operations that take what it returns: `{ getBackup: '$response.body#/id' }`
+ * links to operation getBackup with that value as its `parameter` (by default `id`).
+ */
+export function linksTo(targets: Record<string, string>, parameter = 'id') {
+  return Object.fromEntries(
+    Object.entries(targets).map(([operationId, expression]) => [
+      operationId,
+      { operationId, parameters: { [parameter]: expression } },
+    ]),
+  );
+}

@@ -6,6 +6,9 @@ import type { Manifest } from '../domain/manifest.ts';
 
 export type BackupStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 
+/** The pool, or one session of it: an upload writes its row through the session that holds its lock. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+
 export interface Backup extends BackupLabels {
   id: string;
   targetId: string;
@@ -113,9 +116,12 @@ function toBackup(row: BackupRow): Backup {
 export type NewBackup = BackupLabels &
   Pick<Backup, 'id' | 'targetId' | 'targetName' | 'workflowId' | 'startedAt'>;
 
-/** Idempotent under retry: the workflow's first activity writes it (an upload claims its id with it). */
-export async function insertRunningBackup(db: pg.Pool, backup: NewBackup): Promise<void> {
-  await db.query(
+/**
+ * Idempotent under retry: the workflow's first activity writes it (an upload claims its id with it). True
+ * when this call wrote the row, false when a row of that id existed.
+ */
+export async function insertRunningBackup(db: Queryable, backup: NewBackup): Promise<boolean> {
+  const { rowCount } = await db.query(
     `insert into backups (id, target_id, target_name, workflow_id, status, trigger, requested_by, display_name,
        description, tags, protected, started_at)
      values ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, $11)
@@ -134,6 +140,7 @@ export async function insertRunningBackup(db: pg.Pool, backup: NewBackup): Promi
       backup.startedAt,
     ],
   );
+  return Boolean(rowCount);
 }
 
 export interface CompletedBackup {
@@ -153,7 +160,7 @@ export interface CompletedBackup {
  * Marks the backup completed. Its manifest was recorded by `recordBackupManifest` when the archive was
  * built, so that an encrypted backup's full manifest lives only in the catalog, never in plain storage.
  */
-export async function markBackupCompleted(db: pg.Pool, id: string, done: CompletedBackup): Promise<void> {
+export async function markBackupCompleted(db: Queryable, id: string, done: CompletedBackup): Promise<void> {
   const { rowCount } = await db.query(
     `update backups set status = 'completed', storage_url = $2, storage_key = $3, size_bytes = $4, sha256 = $5,
        md5 = $6, degraded = $7, finished_at = $8, dump_ms = $9, archive_ms = $10, upload_ms = $11,
@@ -178,7 +185,7 @@ export async function markBackupCompleted(db: pg.Pool, id: string, done: Complet
 
 /** The archive's manifest, and whether the archive is encrypted, recorded once the archive is built. */
 export async function recordBackupManifest(
-  db: pg.Pool,
+  db: Queryable,
   id: string,
   manifest: Manifest,
   encrypted: boolean,
@@ -204,7 +211,7 @@ export interface BackupCopy {
 
 /** Records how one copy of a backup ended; idempotent, the last word wins. */
 export async function recordBackupCopy(
-  db: pg.Pool,
+  db: Queryable,
   backupId: string,
   copy: Omit<BackupCopy, 'recordedAt'>,
 ): Promise<void> {

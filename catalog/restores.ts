@@ -194,6 +194,18 @@ export async function findUnfinishedRestore(
 }
 
 /**
+ * Every unfinished restore, oldest first, at most `limit`: what reconciliation compares with Temporal.
+ * There are few: one per database at a time.
+ */
+export async function listUnfinishedRestores(db: pg.Pool, limit = 500): Promise<RestoreOperation[]> {
+  const { rows } = await db.query<RestoreRow>(
+    `select ${columns} from restore_operations where finished_at is null order by created_at, id limit $1`,
+    [limit],
+  );
+  return rows.map(toOperation);
+}
+
+/**
  * The unfinished restores (pending, awaiting approval, running or rolling back) that read `backupId` or
  * took it as their safety backup: while one holds it, the backup cannot be deleted.
  */
@@ -315,9 +327,16 @@ export interface RestoreEnding {
   result: unknown;
 }
 
-/** Records how the operation ended, which releases its lock and wipes its sealed identity. Idempotent. */
-export async function finishRestoreOperation(db: pg.Pool, id: string, ending: RestoreEnding): Promise<void> {
-  await db.query(
+/**
+ * Records how the operation ended, which releases its lock and wipes its sealed identity. Idempotent: false
+ * when it had already ended, and then nothing changes.
+ */
+export async function finishRestoreOperation(
+  db: pg.Pool,
+  id: string,
+  ending: RestoreEnding,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
     `update restore_operations set status = $2, error_code = $3, error_message = $4, rollback_status = $5,
        rollback_error_code = $6, rollback_error_message = $7, result = $8, identity_ciphertext = null,
        finished_at = now()
@@ -333,6 +352,7 @@ export async function finishRestoreOperation(db: pg.Pool, id: string, ending: Re
       ending.result === undefined ? null : JSON.stringify(ending.result),
     ],
   );
+  return (rowCount ?? 0) > 0;
 }
 
 /**

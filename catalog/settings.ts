@@ -2,8 +2,17 @@
 // rights and grace, restore approval; changed by merging, never by replacing the whole document.
 import type pg from 'pg';
 import { z } from 'zod';
+import type { EnvNamePolicy } from '../domain/access-policy.ts';
 import { retentionOverridesSchema, retentionPolicySchema } from '../domain/retention.ts';
+import { storageUrlSchema } from '../domain/storage-url-pattern.ts';
 import { storageUrlProblem } from '../domain/storage-url.ts';
+import { storableText } from '../domain/text.ts';
+
+/**
+ * The shortest time a deleted backup stays in the trash: no setting, and so no API client, can make a
+ * backup purgeable sooner than a day after it was deleted.
+ */
+export const minDeleteGraceDays = 1;
 
 const restoreApprovalSchema = z
   .object({
@@ -13,7 +22,11 @@ const restoreApprovalSchema = z
       .positive()
       .max(7 * 24 * 60)
       .default(60),
-    targets: z.array(z.string().min(1)).nullable().default(null),
+    // Kept in jsonb, which cannot hold NUL either.
+    targets: z
+      .array(storableText({ min: 1 }))
+      .nullable()
+      .default(null),
   })
   .strict();
 
@@ -32,7 +45,7 @@ export const settingsSchema = z
       .nullable()
       .default(null),
     /** The storage budget that statistics measure use against; null for none. */
-    maxStorageBytes: z.number().int().positive().nullable().default(null),
+    maxStorageBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullable().default(null),
     /**
      * Restores wait for an `approve` from an admin with another token owner, for all targets or the ones
      * named, and are cancelled when none comes within `timeoutMinutes`.
@@ -41,7 +54,7 @@ export const settingsSchema = z
     /** Whether operators may move backups to the trash; admins always may. */
     allowOperatorDelete: z.boolean().default(false),
     /** Days a deleted backup stays in the trash, restorable, before the retention sweep removes it. */
-    deleteGraceDays: z.number().int().min(1).max(3650).default(7),
+    deleteGraceDays: z.number().int().min(minDeleteGraceDays).max(3650).default(7),
   })
   .strict();
 
@@ -74,18 +87,22 @@ function withoutDefaults(shape: Record<string, z.ZodType>): Record<string, z.Zod
 
 /**
  * A change: any subset of the fields, and of the fields of `retention` and `restoreApproval`. What is
- * left out keeps its current value; null sets a nullable field to none.
+ * left out keeps its current value; null sets a nullable field to none. A new defaultStorageUrl names only
+ * credential variables `storageEnv` allows (any, without a policy).
  */
-export const settingsPatchSchema = z
-  .object(
-    withoutDefaults({
-      ...settingsSchema.shape,
-      retention: retentionOverridesSchema,
-      restoreApproval: z.object(withoutDefaults(restoreApprovalSchema.shape)).partial().strict(),
-    }),
-  )
-  .partial()
-  .strict() as unknown as z.ZodType<SettingsPatch>;
+export function settingsPatchSchemaFor(storageEnv?: EnvNamePolicy): z.ZodType<SettingsPatch> {
+  return z
+    .object(
+      withoutDefaults({
+        ...settingsSchema.shape,
+        defaultStorageUrl: storageUrlSchema(storageEnv).nullable(),
+        retention: retentionOverridesSchema,
+        restoreApproval: z.object(withoutDefaults(restoreApprovalSchema.shape)).partial().strict(),
+      }),
+    )
+    .partial()
+    .strict();
+}
 
 export type SettingsPatch = {
   [K in keyof Settings]?: K extends 'retention' | 'restoreApproval' ? Partial<Settings[K]> : Settings[K];

@@ -8,7 +8,9 @@ import { openCatalog } from '../config/catalog.ts';
 import { loadClientEnv, loadEnv, loadLocalEnvFile } from '../config/env.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { createApiClient } from './api-client.ts';
+import { channelsUsage, runChannels } from './channels.ts';
 import { planFromText } from './retention-plan.ts';
+import { runStatsCommand, statsUsage } from './stats.ts';
 
 const usage = `Usage: lifeboat <command> [options]
 
@@ -41,6 +43,8 @@ API commands (need LIFEBOAT_API_URL and LIFEBOAT_TOKEN):
                                                          preview the restore, confirm it (type the target's
                                                          name, or --yes), start it; --wait follows it
   restores                                               list restore operations
+${statsUsage}
+${channelsUsage}
 
 Inside the checkout, settings written by scripts/start.sh (data/lifeboat.env) are used when not set.`;
 
@@ -222,6 +226,22 @@ async function main(argv: string[]): Promise<void> {
       'no-documents': { type: 'boolean' },
       'identity-file': { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
+      kind: { type: 'string' },
+      config: { type: 'string' },
+      disabled: { type: 'boolean' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      security: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string', multiple: true },
+      'user-env': { type: 'string' },
+      'password-env': { type: 'string' },
+      url: { type: 'string' },
+      'secret-env': { type: 'string' },
+      header: { type: 'string', multiple: true },
+      'header-env': { type: 'string', multiple: true },
+      'url-env': { type: 'string' },
+      'token-env': { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -328,6 +348,15 @@ async function main(argv: string[]): Promise<void> {
     case 'restores':
       print(await client().request('GET', '/api/admin/restores'));
       return;
+    case 'stats':
+      process.stdout.write(await runStatsCommand(client(), values));
+      return;
+    case 'channels': {
+      const result = await runChannels(client(), sub, arg, values);
+      print(result);
+      if (sub === 'test' && (result as { status?: string }).status !== 'sent') process.exitCode = 1;
+      return;
+    }
     case 'show':
       if (!sub) throw new LifeboatError('VALIDATION_FAILED', 'Name the backup: lifeboat show BACKUP_ID');
       print(await client().request('GET', `/api/admin/backups/${encodeURIComponent(sub)}`));

@@ -54,6 +54,8 @@ const envSchema = z.object({
   LIFEBOAT_TARGET_ENV_PREFIX: envPrefix.default('LIFEBOAT_TARGET_'),
   /** Storage credentials (the *Env parameters of storage URLs) likewise. */
   LIFEBOAT_STORAGE_ENV_PREFIX: envPrefix.default('LIFEBOAT_STORAGE_'),
+  /** Notification channels' secrets (their *Env settings) likewise. */
+  LIFEBOAT_NOTIFY_ENV_PREFIX: envPrefix.default('LIFEBOAT_NOTIFY_'),
   /** Where documentsDir may be, colon-separated; none by default. */
   LIFEBOAT_DOCUMENTS_ROOTS: z
     .string()
@@ -73,6 +75,11 @@ const envSchema = z.object({
     .min(0)
     .max(24 * 30)
     .default(24),
+  /** When set, GET /metrics needs it as its bearer token; API tokens do not open /metrics. */
+  LIFEBOAT_METRICS_TOKEN: z
+    .string()
+    .regex(/^\S{16,}$/, 'at least 16 characters without spaces; make one with: openssl rand -hex 32')
+    .optional(),
 });
 
 export type LifeboatEnv = z.infer<typeof envSchema>;
@@ -138,6 +145,7 @@ export function accessPolicy(env: LifeboatEnv): AccessPolicy {
   return {
     targetEnv: { prefix: env.LIFEBOAT_TARGET_ENV_PREFIX, reserved: ownSettings },
     storageEnv: { prefix: env.LIFEBOAT_STORAGE_ENV_PREFIX, reserved: ownSettings },
+    notifyEnv: { prefix: env.LIFEBOAT_NOTIFY_ENV_PREFIX, reserved: ownSettings },
     documents: {
       roots: env.LIFEBOAT_DOCUMENTS_ROOTS.map(realPathOf),
       own: own.map((dir) => realPathOf(path.resolve(dir))),
@@ -165,10 +173,14 @@ export function secretReader(
   };
 }
 
-/** The reader of target passwords and the one of storage credentials, for the worker and the API. */
+/** The readers of target passwords, storage credentials and channel secrets, for the worker and the API. */
 export function secretReaders(env: LifeboatEnv, policy: AccessPolicy) {
   const trusted = storageUrlEnvNames(env.LIFEBOAT_STORAGE_URL).map((entry) => entry.name);
-  return { target: secretReader(policy.targetEnv), storage: secretReader(policy.storageEnv, trusted) };
+  return {
+    target: secretReader(policy.targetEnv),
+    storage: secretReader(policy.storageEnv, trusted),
+    notify: secretReader(policy.notifyEnv),
+  };
 }
 
 /** This process's environment with `overrides` on top: what the embedded stack hands its children. */

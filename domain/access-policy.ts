@@ -1,7 +1,7 @@
 // What API callers may point Lifeboat at: the environment variables that hold their secrets, the
 // directories that hold their documents, the databases a restore may overwrite. Pure; config/env.ts builds it.
 
-/** Which environment variables a target or a storage URL may name. */
+/** Which environment variables a target, a storage URL or a notification channel may name. */
 export interface EnvNamePolicy {
   /** Every name starts with it, e.g. `LIFEBOAT_TARGET_`. */
   prefix: string;
@@ -26,6 +26,8 @@ export interface DatabaseAddress {
 export interface AccessPolicy {
   targetEnv: EnvNamePolicy;
   storageEnv: EnvNamePolicy;
+  /** The secrets of notification channels (SMTP passwords, webhook keys, chat URLs). */
+  notifyEnv: EnvNamePolicy;
   documents: DocumentsPolicy;
   /** The catalog database: no restore writes over it. Null when the process does not know it. */
   catalog: DatabaseAddress | null;
@@ -94,14 +96,16 @@ export function restoreDestinationProblem(
 }
 
 /**
- * The most closed policy: credentials only from LIFEBOAT_TARGET_* and LIFEBOAT_STORAGE_* variables, no
- * documents directories. For processes that run services without the environment's settings (bench/).
+ * The most closed policy: credentials only from LIFEBOAT_TARGET_*, LIFEBOAT_STORAGE_* and LIFEBOAT_NOTIFY_*
+ * variables, no documents directories. For processes that run services without the environment's settings
+ * (bench/).
  */
 export function closedAccessPolicy(catalog: DatabaseAddress | null = null): AccessPolicy {
   const reserved = ['LIFEBOAT_SECRET_KEY', 'LIFEBOAT_DATABASE_URL', 'LIFEBOAT_STORAGE_URL', 'LIFEBOAT_TOKEN'];
   return {
     targetEnv: { prefix: 'LIFEBOAT_TARGET_', reserved },
     storageEnv: { prefix: 'LIFEBOAT_STORAGE_', reserved },
+    notifyEnv: { prefix: 'LIFEBOAT_NOTIFY_', reserved },
     documents: { roots: [], own: [] },
     catalog,
   };

@@ -1,5 +1,6 @@
 // age keys as text: which strings are recipients (public, to back up) and identities (private, to restore).
 import { z } from 'zod';
+import { jsWhitespace } from './pattern-parts.ts';
 
 // Bech32 (BIP 173), the encoding of age keys: a checksum over the prefix and the data catches a
 // mistyped or truncated key when it is entered, not when the first backup runs at 3 AM.
@@ -92,16 +93,35 @@ export function mixesRecipientKinds(recipients: readonly string[]): boolean {
 
 export const maxAgeRecipients = 20;
 
-/** A target's recipients as the API receives them: 1 to 20 distinct age public keys, one key type. */
+/** What String.prototype.trim removes: the recipients are trimmed, so the pattern allows it around a key. */
+const trimmed = `[${jsWhitespace}]*`;
+
+/**
+ * The shapes of the two recipient kinds, with the zero bits that end their data: everything but the bech32
+ * checksum, which no pattern can state (recipientChecksumProblem checks it).
+ */
+/** The characters whose last `bits` bits are zero: how a key's data ends when its bytes do not fill it. */
+const endingIn = (bits: number) => [...bech32Charset].filter((_, value) => value % 2 ** bits === 0).join('');
+// 32 bytes take 52 five-bit characters (4 bits left over), 1216 bytes 1946 (2 bits); then the checksum.
+const classicRecipient = `age1[${bech32Charset}]{51}[${endingIn(4)}][${bech32Charset}]{${checksumLength}}`;
+const postQuantumRecipient = `age1pq1[${bech32Charset}]{1945}[${endingIn(2)}][${bech32Charset}]{${checksumLength}}`;
+const classicRecipientPattern = new RegExp(`^${trimmed}${classicRecipient}${trimmed}$`);
+const postQuantumRecipientPattern = new RegExp(`^${trimmed}${postQuantumRecipient}${trimmed}$`);
+const recipientPattern = new RegExp(`^${trimmed}(?:${classicRecipient}|${postQuantumRecipient})${trimmed}$`);
+
+/**
+ * A target's recipients as the API receives them: 1 to 20 distinct age public keys of one kind, trimmed.
+ * The document states "of one kind" as an anyOf of the two list shapes, built from the same patterns that
+ * the check below uses (a zod union would hide which recipient is wrong behind "no shape fits").
+ */
 export const ageRecipientsSchema = z
   .array(
     z
       .string()
-      .trim()
-      .superRefine((s, ctx) => {
-        const problem = ageRecipientProblem(s);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      }),
+      .regex(recipientPattern, {
+        error: (issue) => ageRecipientProblem(String(issue.input).trim()) ?? 'not an age recipient',
+      })
+      .transform((s) => s.trim()),
   )
   .min(1, 'give at least one age recipient (age1...) to encrypt backups to')
   .max(maxAgeRecipients, `at most ${maxAgeRecipients} recipients`)
@@ -116,5 +136,24 @@ export const ageRecipientsSchema = z
         });
       }
     });
-    if (mixesRecipientKinds(recipients)) ctx.addIssue({ code: 'custom', message: mixedRecipientsProblem });
+    if (!recipients.every((recipient) => recipientPattern.test(recipient))) return;
+    const kinds = new Set(recipients.map((recipient) => classicRecipientPattern.test(recipient)));
+    if (kinds.size > 1) ctx.addIssue({ code: 'custom', message: mixedRecipientsProblem });
+  })
+  .meta({
+    uniqueItems: true,
+    anyOf: [classicRecipientPattern, postQuantumRecipientPattern].map((pattern) => ({
+      items: { pattern: pattern.source },
+    })),
   });
+
+/**
+ * The first recipient whose bech32 checksum does not hold, as a person can act on it: a key of the right
+ * shape, mistyped or cut short. Undefined when every one is a key. Its own check, because a checksum is
+ * content, not shape: a request with such a key is well-formed and refused for what it says.
+ */
+export function recipientChecksumProblem(recipients: readonly string[]): string | undefined {
+  const index = recipients.findIndex((recipient) => !isAgeRecipient(recipient));
+  if (index < 0) return undefined;
+  return `recipient ${index + 1}: ${ageRecipientProblem(recipients[index]!) ?? 'not an age recipient'}`;
+}

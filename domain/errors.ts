@@ -31,7 +31,12 @@ const codes = {
   METHOD_NOT_ALLOWED: 'permanent',
   PROTECTED: 'permanent',
   CANCELLED: 'permanent',
+  // The process driving an operation stopped before its workflow took over (or the workflow was terminated):
+  // reconciliation records it so, and a new request starts it again.
+  INTERRUPTED: 'permanent',
   TEMPORAL_UNAVAILABLE: 'transient',
+  // The API cannot take this request now (it serves as many live-event streams as it allows, say).
+  SERVICE_UNAVAILABLE: 'transient',
   INTERNAL: 'transient',
 } as const satisfies Record<string, 'permanent' | 'transient'>;
 

@@ -1,6 +1,10 @@
 // Names people read: backup ids, workflow ids, archive object keys. Pure and deterministic.
 
-const targetNamePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** The names of targets and schedules: they become object keys, workflow ids and Temporal schedule ids. */
+export const targetNamePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const targetNameRule =
+  'lower-case letters, digits, "-" and "_", starting with a letter or digit, at most 63';
 
 export function isValidTargetName(name: string): boolean {
   return targetNamePattern.test(name);

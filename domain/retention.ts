@@ -2,7 +2,7 @@
 // Tier semantics follow restic's `forget --keep-*`; Lifeboat adds its guards (protected, running,
 // newest), safety backups with their own age limit, failed backups that use no slot, and a size cap.
 import { z } from 'zod';
-import { createZone, isoWeek, isValidTimeZone, type Zone } from './time-zone.ts';
+import { createZone, isComputableTimeZone, isoWeek, timeZoneSchema, type Zone } from './time-zone.ts';
 
 export const tiers = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type Tier = (typeof tiers)[number];
@@ -21,7 +21,10 @@ const days = z.number().int().min(0).max(36_500);
 /** The latest instant a JavaScript Date holds: 8.64e15 ms after the epoch. */
 const maxDateMs = 8.64e15;
 
-export const durationPattern = /^(?=\d)(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?(?:(\d+)h)?$/;
+export const durationPattern = /^(?=[0-9])(?:([0-9]+)y)?(?:([0-9]+)m)?(?:([0-9]+)d)?(?:([0-9]+)h)?$/;
+
+/** A size in bytes: a whole number that JavaScript (and so the document's readers) hold exactly. */
+const bytes = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export const retentionPolicySchema = z
   .object({
@@ -32,8 +35,13 @@ export const retentionPolicySchema = z
     keepMonthly: count.default(12),
     keepYearly: count.default(0),
     keepWithin: z.string().regex(durationPattern, 'a duration like 1y5m7d2h').nullable().default(null),
-    maxTotalBytes: z.number().int().positive().nullable().default(null),
-    timeZone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin').default('UTC'),
+    maxTotalBytes: bytes.nullable().default(null),
+    // Policies are stored; one saved when any zone Intl knows was taken must still plan (new ones are checked
+    // against timeZones by retentionOverridesSchema, which every change goes through).
+    timeZone: z
+      .string()
+      .refine(isComputableTimeZone, 'an IANA time zone such as Europe/Berlin')
+      .default('UTC'),
     /** Failed and cancelled runs are forgotten after this many days. */
     failedRetentionDays: days.default(7),
     /** Safety backups taken before restores are kept this many days. */
@@ -53,8 +61,8 @@ export const retentionOverridesSchema = z
     keepMonthly: count,
     keepYearly: count,
     keepWithin: z.string().regex(durationPattern, 'a duration like 1y5m7d2h').nullable(),
-    maxTotalBytes: z.number().int().positive().nullable(),
-    timeZone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin'),
+    maxTotalBytes: bytes.nullable(),
+    timeZone: timeZoneSchema,
     failedRetentionDays: days,
     safetyRetentionDays: days,
   })

@@ -61,3 +61,26 @@ export function storageUrlEnvNames(url: string): { parameter: string; name: stri
   }
   return names;
 }
+
+/**
+ * A storage URL as metrics and dashboards may show it: scheme, user, host, port and path, and for S3 the
+ * endpoint's origin, but no other query parameter, no password and no fragment, whatever the URL holds.
+ */
+export function storageUrlDisplay(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'unreadable storage URL';
+  }
+  const user = parsed.username ? `${parsed.username}@` : '';
+  const base = `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}`;
+  const endpoint = parsed.protocol === 's3:' ? parsed.searchParams.get('endpoint') : null;
+  if (!endpoint) return base;
+  try {
+    const origin = new URL(endpoint).origin;
+    return origin === 'null' ? base : `${base}?endpoint=${origin}`;
+  } catch {
+    return base;
+  }
+}

@@ -1,4 +1,5 @@
-// Wall-clock time in an IANA time zone, fast enough for planning retention over 100,000 backups.
+// Wall-clock time in an IANA time zone, fast enough for planning retention over 100,000 backups; the zones taken.
+import { z } from 'zod';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -20,7 +21,69 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return cached;
 }
 
+/**
+ * Today's IANA names of zones that ICU (and so Intl's list) still spells the old way (`Asia/Calcutta` for
+ * `Asia/Kolkata`): people write the new names, and Intl computes both.
+ */
+const renamedZones = [
+  'Africa/Asmara',
+  'America/Argentina/Buenos_Aires',
+  'America/Argentina/Catamarca',
+  'America/Argentina/Cordoba',
+  'America/Argentina/Jujuy',
+  'America/Argentina/Mendoza',
+  'America/Atikokan',
+  'America/Indiana/Indianapolis',
+  'America/Kentucky/Louisville',
+  'America/Nuuk',
+  'Asia/Ho_Chi_Minh',
+  'Asia/Kathmandu',
+  'Asia/Kolkata',
+  'Asia/Yangon',
+  'Atlantic/Faroe',
+  'Etc/UTC',
+  'Europe/Kyiv',
+  'Pacific/Chuuk',
+  'Pacific/Kanton',
+  'Pacific/Pohnpei',
+];
+
+function intlComputes(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The time zones Lifeboat takes: `UTC`, the IANA names this runtime's Intl lists, and today's names of the
+ * zones that list spells the old way. One list, so that the API's check and the OpenAPI document's enum are
+ * the same set.
+ */
+export const timeZones: readonly [string, ...string[]] = [
+  'UTC',
+  ...new Set([...Intl.supportedValuesOf('timeZone'), ...renamedZones.filter(intlComputes)]),
+].filter((zone, index) => zone !== 'UTC' || index === 0) as [string, ...string[]];
+
+const knownTimeZones = new Set<string>(timeZones);
+
+/** Whether `timeZone` is one of `timeZones`, as written (the list's spelling and case). */
 export function isValidTimeZone(timeZone: string): boolean {
+  return knownTimeZones.has(timeZone);
+}
+
+/** A time zone as the API takes it: one of `timeZones`, shown in the OpenAPI document as their enum. */
+export const timeZoneSchema = z
+  .enum(timeZones, { error: 'an IANA time zone such as Europe/Berlin, or UTC' })
+  .meta({ id: 'TimeZone' });
+
+/**
+ * Whether Intl can compute wall clocks in `timeZone` at all: aliases and other spellings included. For
+ * policies stored before the API took only `timeZones`, which planning must still read.
+ */
+export function isComputableTimeZone(timeZone: string): boolean {
   try {
     formatter(timeZone);
     return true;

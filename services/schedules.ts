@@ -96,6 +96,16 @@ function idOf(nameOrId: string): string {
   return nameOrId.startsWith(scheduleIdPrefix) ? nameOrId : scheduleId(nameOrId);
 }
 
+/** A schedule another request deleted between the describe and the change is gone: NOT_FOUND, not a 500. */
+async function changing<T>(nameOrId: string, change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    if (error instanceof ScheduleNotFoundError) throw notFound(nameOrId);
+    throw error;
+  }
+}
+
 async function describe(deps: ServiceDeps, nameOrId: string): Promise<ScheduleDescription> {
   try {
     return await deps.temporal.schedule.getHandle(idOf(nameOrId)).describe();
@@ -208,17 +218,26 @@ export async function getSchedule(deps: ServiceDeps, nameOrId: string): Promise<
   return view(deps.db, deps.temporal, await describe(deps, nameOrId));
 }
 
+/** How many schedules are described at once when listing them: Temporal answers each describe on its own. */
+const describeConcurrency = 8;
+
 export async function listSchedules(deps: ServiceDeps): Promise<ScheduleView[]> {
-  const views: ScheduleView[] = [];
+  const ids: string[] = [];
   for await (const summary of deps.temporal.schedule.list()) {
-    if (!summary.scheduleId.startsWith(scheduleIdPrefix)) continue;
-    try {
-      views.push(await getSchedule(deps, summary.scheduleId));
-    } catch (error) {
-      // Listing is eventually consistent: a schedule deleted a moment ago may still be listed.
-      if (!(error instanceof LifeboatError && error.code === 'NOT_FOUND')) throw error;
-    }
+    if (summary.scheduleId.startsWith(scheduleIdPrefix)) ids.push(summary.scheduleId);
   }
+  const views: ScheduleView[] = [];
+  const describeNext = async (): Promise<void> => {
+    for (let id = ids.pop(); id !== undefined; id = ids.pop()) {
+      try {
+        views.push(await getSchedule(deps, id));
+      } catch (error) {
+        // Listing is eventually consistent: a schedule deleted a moment ago may still be listed.
+        if (!(error instanceof LifeboatError && error.code === 'NOT_FOUND')) throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(describeConcurrency, ids.length) }, describeNext));
   return views.sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -243,6 +262,7 @@ export async function updateSchedule(
       state: { paused: !input.enabled, note: previous.state.note ?? '' },
     }));
   } catch (error) {
+    if (error instanceof ScheduleNotFoundError) throw notFound(nameOrId);
     specError(error);
   }
   return getSchedule(deps, current.id);
@@ -256,8 +276,7 @@ export async function setScheduleEnabled(
 ) {
   const current = await getSchedule(deps, nameOrId);
   const handle = deps.temporal.schedule.getHandle(current.id);
-  if (enabled) await handle.unpause(note);
-  else await handle.pause(note);
+  await changing(nameOrId, () => (enabled ? handle.unpause(note) : handle.pause(note)));
   return getSchedule(deps, current.id);
 }
 
@@ -268,11 +287,11 @@ export async function setScheduleEnabled(
  */
 export async function triggerSchedule(deps: ServiceDeps, nameOrId: string): Promise<ScheduleView> {
   const current = await getSchedule(deps, nameOrId);
-  await deps.temporal.schedule.getHandle(current.id).trigger();
+  await changing(nameOrId, () => deps.temporal.schedule.getHandle(current.id).trigger());
   return current;
 }
 
 export async function deleteSchedule(deps: ServiceDeps, nameOrId: string): Promise<void> {
   const current = await getSchedule(deps, nameOrId);
-  await deps.temporal.schedule.getHandle(current.id).delete();
+  await changing(nameOrId, () => deps.temporal.schedule.getHandle(current.id).delete());
 }

@@ -28,7 +28,15 @@ import {
   recordBackupCopy,
   recordBackupManifest,
   type Backup,
+  type Queryable,
 } from '../catalog/backups.ts';
+import {
+  closeUploadSession,
+  deleteUploadClaim,
+  openUploadSession,
+  recordUploadClaim,
+  tryLockUpload,
+} from '../catalog/upload-claims.ts';
 import { findTarget, type Target } from '../catalog/targets.ts';
 import { removeBackupObjects } from '../storage/backup-objects.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
@@ -70,6 +78,15 @@ export interface UploadRequest {
   /** The sha256 the client expects the archive to have. */
   expectedSha256?: string | undefined;
   requestedBy: string;
+}
+
+/** Every staging directory's name starts so, then the pid of the API process that owns it. */
+export const stagingDirPrefix = 'lifeboat-upload-';
+
+/** The pid in a staging directory's name; undefined for a name that is not one or carries none. */
+export function stagingDirOwnerPid(name: string): number | undefined {
+  const match = new RegExp(`^${stagingDirPrefix}(\\d+)-`).exec(name);
+  return match ? Number(match[1]) : undefined;
 }
 
 const ageHeaders = ['age-encryption.org/v1', '-----BEGIN AGE ENCRYPTED FILE-----'];
@@ -229,33 +246,64 @@ interface NewUpload {
   receivedAt: Date;
 }
 
-/**
- * Claims the backup id with a running row before anything is stored, so two uploads of one archive at
- * once cannot write the same key; the one that loses the claim is refused and touches nothing.
- */
-async function claim(db: pg.Pool, upload: NewUpload): Promise<void> {
-  const id8 = upload.id.replace(/-/g, '').slice(0, 8);
-  const workflowId = `upload/${upload.target.name}/${compactUtcTimestamp(upload.receivedAt)}-${id8}`;
-  await insertRunningBackup(db, {
-    id: upload.id,
-    targetId: upload.target.id,
-    targetName: upload.target.name,
-    workflowId,
-    trigger: 'upload',
-    requestedBy: upload.requestedBy,
-    displayName: upload.displayName,
-    description: null,
-    tags: upload.manifest.options.tags,
-    protected: false,
-    startedAt: upload.manifest.startedAt,
-  });
-  const row = await findBackup(db, upload.id);
-  if (row?.workflowId !== workflowId) {
-    throw new LifeboatError('CONFLICT', `Backup ${upload.id} was registered by another request meanwhile.`);
+function conflict(id: string): LifeboatError {
+  return new LifeboatError('CONFLICT', `Backup ${id} was registered by another request meanwhile.`);
+}
+
+/** Runs `work` in one transaction of the session; rolled back when it throws. */
+async function inTransaction(session: pg.Client, work: () => Promise<void>): Promise<void> {
+  await session.query('begin');
+  try {
+    await work();
+    await session.query('commit');
+  } catch (error) {
+    await session.query('rollback').catch(() => undefined);
+    throw error;
   }
 }
 
-async function complete(db: pg.Pool, storages: readonly Storage[], upload: NewUpload): Promise<void> {
+/**
+ * Claims the backup id before anything is stored: the session takes the id's lock, then writes the running
+ * row and where the archive goes in one transaction. Two uploads of one archive at once cannot write the
+ * same key; the one that loses the claim is refused and touches nothing. Until the session ends, the lock
+ * tells reconciliation that this upload is alive; once it ends (the API died), the claim says what to remove.
+ */
+async function claim(session: pg.Client, upload: NewUpload, storageUrls: string[]): Promise<void> {
+  if (!(await tryLockUpload(session, upload.id))) throw conflict(upload.id);
+  const id8 = upload.id.replace(/-/g, '').slice(0, 8);
+  const workflowId = `upload/${upload.target.name}/${compactUtcTimestamp(upload.receivedAt)}-${id8}`;
+  await inTransaction(session, async () => {
+    const inserted = await insertRunningBackup(session, {
+      id: upload.id,
+      targetId: upload.target.id,
+      targetName: upload.target.name,
+      workflowId,
+      trigger: 'upload',
+      requestedBy: upload.requestedBy,
+      displayName: upload.displayName,
+      description: null,
+      tags: upload.manifest.options.tags,
+      protected: false,
+      startedAt: upload.manifest.startedAt,
+    });
+    if (!inserted) throw conflict(upload.id);
+    await recordUploadClaim(session, { backupId: upload.id, storageKey: upload.key, storageUrls });
+  });
+}
+
+/**
+ * Records the backup completed through the session that holds its lock, in one transaction: an upload
+ * whose session was lost (and whose objects reconciliation may be removing) can never complete.
+ */
+async function complete(session: pg.Client, storages: readonly Storage[], upload: NewUpload): Promise<void> {
+  await inTransaction(session, () => recordCompleted(session, storages, upload));
+}
+
+async function recordCompleted(
+  db: Queryable,
+  storages: readonly Storage[],
+  upload: NewUpload,
+): Promise<void> {
   await recordBackupManifest(db, upload.id, upload.manifest, false);
   for (const [position, storage] of storages.entries()) {
     await recordBackupCopy(db, upload.id, {
@@ -281,13 +329,16 @@ async function complete(db: pg.Pool, storages: readonly Storage[], upload: NewUp
     uploadMs: Date.now() - upload.receivedAt.getTime(),
     degraded: false,
   });
+  await deleteUploadClaim(db, upload.id);
 }
 
 /**
  * Stages the uploaded archive in a private directory, validates all of it (format, sha256, manifest,
  * every entry's path and type, every file's sha256), and only then stores it under the target's archive
  * key with its sidecars in each of the target's destinations (as its backups are), reads it back, and registers it as a completed backup with trigger `upload`.
- * The staging directory is removed whatever happens; storage is cleaned when a later step fails.
+ * The staging directory is removed whatever happens; storage is cleaned when a later step fails. If the
+ * process dies instead, its claim is left for `reconcileUploads` and its staging directory for
+ * `removeAbandonedStagingDirs` (services/upload-reconcile.ts).
  */
 export async function importUploadedArchive(
   deps: UploadDeps,
@@ -304,7 +355,8 @@ export async function importUploadedArchive(
 
   const stagingRoot = settings.stagingDir ?? tmpdir();
   await mkdir(stagingRoot, { recursive: true, mode: 0o700 });
-  const staging = await mkdtemp(path.join(stagingRoot, 'lifeboat-upload-'));
+  // The pid in the name lets an API that starts tell a dead process's leftovers from a live one's uploads.
+  const staging = await mkdtemp(path.join(stagingRoot, `${stagingDirPrefix}${process.pid}-`));
   try {
     if (request.contentLengthBytes !== undefined) {
       const space = await statfs(staging);
@@ -356,15 +408,22 @@ export async function importUploadedArchive(
       receivedAt,
     };
     // Stored where the target's backups go, in every destination, primary first.
-    const storages = (await destinationsOf(deps, target)).map((url) => deps.storages.open(url));
-    await claim(deps.db, upload);
+    const storageUrls = await destinationsOf(deps, target);
+    const storages = storageUrls.map((url) => deps.storages.open(url));
+    const session = await openUploadSession(deps.db);
     try {
-      for (const storage of storages) await store(storage, upload.key, { file, ...received }, manifest);
-      await complete(deps.db, storages, upload);
-    } catch (error) {
-      for (const storage of storages) await removeBackupObjects(storage, upload.key).catch(() => undefined);
-      await deleteBackupRow(deps.db, id);
-      throw error;
+      await claim(session, upload, storageUrls);
+      try {
+        for (const storage of storages) await store(storage, upload.key, { file, ...received }, manifest);
+        await complete(session, storages, upload);
+      } catch (error) {
+        // Through the pool: the session may be the part that failed.
+        for (const storage of storages) await removeBackupObjects(storage, upload.key).catch(() => undefined);
+        await deleteBackupRow(deps.db, id);
+        throw error;
+      }
+    } finally {
+      await closeUploadSession(session);
     }
     return await getBackup(deps.db, id);
   } finally {

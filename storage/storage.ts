@@ -7,13 +7,20 @@ export interface StoredObject {
   sizeBytes: number;
 }
 
+/**
+ * A storage that keeps objects under retention (an S3 destination whose URL names objectLockMode and
+ * objectLockDays) holds versions of a key: its object is its newest version that is not a delete marker,
+ * and a marker that someone else put over it (S3 allows that under any lock) hides nothing from `get`,
+ * `stat` or `list`, so that a backup under lock stays listed and restorable.
+ */
 export interface Storage {
   /** Where this storage is, with no credentials in it (safe to log and to return from the API). */
   readonly url: string;
 
   /**
    * Writes `body` under `key`, replacing any object there. Atomic: until it resolves, readers see the
-   * previous object or none, never a partial one; if it rejects, nothing new is visible under `key`.
+   * previous object or none, never a partial one; if it rejects, nothing new is visible under `key`. Under
+   * retention the replaced object stays behind as an older version, kept as long as its own lock.
    */
   put(key: string, body: Readable): Promise<StoredObject>;
 
@@ -30,9 +37,11 @@ export interface Storage {
   stat(key: string): Promise<StoredObject | undefined>;
 
   /**
-   * Removes the object. Idempotent: removing what is not there succeeds. An object the storage keeps under
-   * retention (S3 Object Lock) is not removed: `delete` rejects with PROTECTED, and the caller keeps the
-   * backup's catalog row, which still points at the object, to try again after the lock ends.
+   * Removes the object. Idempotent: removing what is not there succeeds. Under retention it removes every
+   * version of `key` and every delete marker on it, not only the newest: the bytes are gone when it resolves.
+   * The versions whose lock has not ended stay, still the object of `get`, `stat` and `list`, and `delete`
+   * rejects with PROTECTED, naming the lock and its end; the caller keeps the backup's catalog row, which
+   * still points at the object, to try again after the lock ends.
    */
   delete(key: string): Promise<void>;
 

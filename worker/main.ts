@@ -24,6 +24,7 @@ const workers = await createLifeboatWorkers({
   pgBinDirs: env.LIFEBOAT_PG_BIN_DIRS,
   identityFile: env.LIFEBOAT_AGE_IDENTITY_FILE,
   readEnv: readers.target,
+  readNotifyEnv: readers.notify,
   documents: access.documents,
   lifeboatVersion,
   ...(env.LIFEBOAT_WORKFLOW_BUNDLE ? { workflowBundlePath: env.LIFEBOAT_WORKFLOW_BUNDLE } : {}),

@@ -7,6 +7,7 @@ import type { SecretBox } from '../catalog/secret-box.ts';
 import type { DocumentsPolicy } from '../domain/access-policy.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
+import { ensureStaleCheckSchedule } from './notify-schedule.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { sweepScratch } from './scratch.ts';
 
@@ -23,10 +24,15 @@ export interface WorkerSettings {
   pgBinDirs: readonly string[];
   identityFile?: string | undefined;
   readEnv: (name: string) => string | undefined;
+  /** Reads the secret variables notification channels name, when a notification is sent. */
+  readNotifyEnv: (name: string) => string | undefined;
   documents: DocumentsPolicy;
   lifeboatVersion: string;
   progressIntervalMs?: number;
-  /** Create the daily retention schedule at start (default); tests with throwaway queues turn it off. */
+  /**
+   * Create the daily retention schedule and the notifications' stale check at start (default); tests with
+   * throwaway queues turn it off.
+   */
   ensureSchedules?: boolean;
   /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
   workflowBundlePath?: string;
@@ -63,6 +69,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     pgBinDirs: settings.pgBinDirs,
     identityFile: settings.identityFile,
     readEnv: settings.readEnv,
+    readNotifyEnv: settings.readNotifyEnv,
     documents: settings.documents,
     lifeboatVersion: settings.lifeboatVersion,
     progressIntervalMs: settings.progressIntervalMs ?? 2_000,
@@ -74,7 +81,10 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     },
   });
 
-  if (settings.ensureSchedules !== false) await ensureRetentionSchedule(client, settings.taskQueue);
+  if (settings.ensureSchedules !== false) {
+    await ensureRetentionSchedule(client, settings.taskQueue);
+    await ensureStaleCheckSchedule(client, settings.taskQueue);
+  }
 
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = settings.workflowBundlePath
     ? { workflowBundle: { codePath: settings.workflowBundlePath } }

@@ -5,21 +5,21 @@ import {
   condition,
   isCancellation,
   log,
-  ParentClosePolicy,
   proxyActivities,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { BackupPlan, BackupRequest } from '../domain/backup.ts';
+import { eventId, type LifeboatEvent } from '../domain/notifications/events.ts';
 import { progressPercent, type BackupProgress, type BackupStep } from '../domain/progress.ts';
 import { statusAttribute } from '../domain/search-attributes.ts';
 import { describeFailure, isLostWorker, isScratchMissing } from './failure.ts';
 import { progressQuery, progressSignal, recordedUpdate } from './messages.ts';
+import { emitEvent } from './notify.ts';
+import { startAbandonedChild } from './start-abandoned.ts';
 import { targetRetentionWorkflow } from './target-retention.ts';
 import {
   bookkeepingOptions,
@@ -77,21 +77,28 @@ async function discardFromEach(key: string, destinations: readonly string[]): Pr
  * the daily sweep retries whatever is left.
  */
 async function startRetentionAfterBackup(targetId: string, backupId: string): Promise<void> {
-  try {
-    await startChild(targetRetentionWorkflow, {
+  await startAbandonedChild(
+    targetRetentionWorkflow,
+    {
       workflowId: `retention/target-${targetId}`,
       args: [{ targetId, afterBackupId: backupId }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
       staticSummary: `Retention after backup ${backupId}`,
-    });
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-      log.warn('Retention after the backup could not start; the daily pass will apply it', {
-        targetId,
-        error: String(error),
-      });
-    }
-  }
+    },
+    'Retention after the backup could not start; the daily pass will apply it',
+  );
+}
+
+/** What every event of this run says: the backup, its target, the schedule that started it, how long. */
+function backupFacts(request: BackupRequest, input: BackupWorkflowInput, plan: BackupPlan | undefined) {
+  const now = new Date();
+  return {
+    occurredAt: now.toISOString(),
+    target: plan ? { id: plan.targetId, name: plan.targetName } : { id: request.targetId },
+    backupId: request.backupId,
+    scheduleId: input.schedule?.name,
+    trigger: input.trigger,
+    durationMs: now.getTime() - Date.parse(request.startedAt),
+  } satisfies Partial<LifeboatEvent>;
 }
 
 export async function backupWorkflow(input: BackupWorkflowInput): Promise<BackupWorkflowResult> {
@@ -169,6 +176,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
         const stored = await upload(destinations[0]!);
         await copy(0, null);
         let degraded = false;
+        const missingCopies: string[] = [];
         for (let position = 1; position < destinations.length; position++) {
           try {
             await upload(destinations[position]!);
@@ -181,6 +189,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
               code: failure.code,
             });
             degraded = true;
+            missingCopies.push(`${destinations[position]!}: ${failure.code}: ${failure.message}`);
             await copy(position, { errorCode: failure.code, errorMessage: failure.message });
           }
         }
@@ -199,6 +208,14 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
         });
         progress = { step: 'done', percent: 100, bytes: archive.sizeBytes, status: 'completed' };
         upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
+        // Rules decide who hears of it (and whether it is degraded or large enough to say so).
+        await emitEvent({
+          ...backupFacts(request, input, plan),
+          id: eventId('backup.succeeded', request.backupId),
+          kind: 'backup.succeeded',
+          sizeBytes: archive.sizeBytes,
+          warnings: missingCopies.length ? missingCopies : undefined,
+        });
         await startRetentionAfterBackup(plan.targetId, request.backupId);
         return {
           backupId: request.backupId,
@@ -240,6 +257,15 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           storageKey: plan!.key,
         })),
       });
+      // A cancellation was asked for by someone, who knows of it; a failure is told.
+      if (!cancelled) {
+        await emitEvent({
+          ...backupFacts(request, input, plan),
+          id: eventId('backup.failed', request.backupId),
+          kind: 'backup.failed',
+          error: { code: failure.code, message: failure.message },
+        });
+      }
     });
     upsertSearchAttributes([{ key: statusAttribute, value: cancelled ? 'cancelled' : 'failed' }]);
     if (cancelled) throw error;

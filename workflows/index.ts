@@ -4,3 +4,4 @@ export { retentionSweepWorkflow } from './retention.ts';
 export { targetRetentionWorkflow } from './target-retention.ts';
 export { restorePreviewWorkflow } from './restore-preview.ts';
 export { restoreWorkflow } from './restore.ts';
+export { notifyStaleCheckWorkflow, notifyTestWorkflow, notifyWorkflow } from './notify.ts';

@@ -73,3 +73,39 @@ export const previewOptions: ActivityOptions = {
   heartbeatTimeout: '30s',
   retry: { ...bookkeepingOptions.retry, maximumAttempts: 2 },
 };
+
+/**
+ * What a notification's delivery reads and records in the catalog: quick, but worth waiting hours for,
+ * since an event left unprepared is never told.
+ */
+export const notifyBookkeepingOptions: ActivityOptions = {
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '12h',
+  // No maximumAttempts: unlimited, within scheduleToCloseTimeout.
+  retry: { ...retry, maximumInterval: '5m', nonRetryableErrorTypes: nonRetryableCodes() },
+};
+
+/**
+ * Delivering one notification to one channel: retried with backoff for hours while the receiver is down;
+ * a refusal no retry can fix (the activity marks it non-retryable) ends it at once. It heartbeats while it
+ * sends, so the attempt of a worker that died is retried within `heartbeatTimeout`.
+ */
+export const notifyDeliveryOptions: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '15s',
+  scheduleToCloseTimeout: '12h',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '10m',
+    nonRetryableErrorTypes: nonRetryableCodes(),
+  },
+};
+
+/** A channel's test from the API: one attempt, whose outcome the caller waits for. */
+export const notifyTestOptions: ActivityOptions = {
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '90s',
+  heartbeatTimeout: '15s',
+  retry: { maximumAttempts: 1 },
+};

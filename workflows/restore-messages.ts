@@ -19,7 +19,9 @@ export interface ApprovalResult {
 }
 
 /**
- * Approves a restore that waits for approval. Its validator refuses an approval by the admin who asked
- * for the restore, and one that comes when the restore is not waiting.
+ * Approves a restore that waits for approval. Its validator refuses the admin who asked for the restore
+ * (FORBIDDEN, in any state), then an approval when the restore is already approved or not waiting
+ * (CONFLICT, with the reason). The workflow accepts it before the catalog says awaiting_approval, so an
+ * approver who acts on that status at once is never refused as too early.
  */
 export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalRequest]>('approve');

@@ -18,6 +18,7 @@ import type { RestoredDatabase } from '../activities/restore/database.ts';
 import type { RestoreRollback } from '../catalog/restores.ts';
 import type { ErrorCode } from '../domain/errors.ts';
 import { backupWorkflowId } from '../domain/naming.ts';
+import { eventId, type EventKind, type LifeboatEvent } from '../domain/notifications/events.ts';
 import { provablyRolledBack, restoreAttemptDetails } from '../domain/restore/failure.ts';
 import {
   needsSafetyBackup,
@@ -29,6 +30,7 @@ import type { VerificationReport } from '../domain/restore/verify.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
 import { backupWorkflow } from './backup.ts';
 import { describeFailure } from './failure.ts';
+import { emitEvent } from './notify.ts';
 import { bookkeepingOptions, verifyOptions } from './options.ts';
 import { approveUpdate, restoreProgressQuery, restoreProgressSignal } from './restore-messages.ts';
 import { workerSteps } from './restore-worker.ts';
@@ -67,6 +69,30 @@ interface Compensation {
 const bookkeeping = proxyActivities<Activities>(bookkeepingOptions);
 const verifying = proxyActivities<Activities>(verifyOptions);
 
+/** Tells a restore's event (never failing or delaying the restore): its destination, source and mode. */
+function emitRestoreEvent(
+  kind: EventKind,
+  input: RestoreWorkflowInput,
+  { rollback, ...extra }: Partial<LifeboatEvent> & { rollback?: string | undefined } = {},
+): Promise<void> {
+  return emitEvent({
+    id: eventId(kind, input.operationId),
+    kind,
+    occurredAt: new Date().toISOString(),
+    target: { id: input.destination.targetId, name: input.destination.targetName },
+    restoreId: input.operationId,
+    backupId: input.backupId,
+    restore: {
+      mode: input.options.mode,
+      database: input.destination.database,
+      sourceBackupId: input.backupId,
+      requestedBy: input.requestedBy,
+      rollback,
+    },
+    ...extra,
+  });
+}
+
 export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<RestoreWorkflowResult> {
   const { operationId, destination, options } = input;
   const { workflowId } = workflowInfo();
@@ -91,14 +117,26 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       return { approvedBy: approver, approvedAt: new Date().toISOString() };
     },
     {
+      // Who asks is checked first: the requester is refused the same way whatever the restore's state.
       validator: ({ approver }) => {
-        if (!awaitingApproval) {
-          throw ApplicationFailure.nonRetryable('This restore is not waiting for an approval.', 'CONFLICT');
-        }
         if (approver === input.requestedBy) {
           throw ApplicationFailure.nonRetryable(
             'The admin who asked for the restore cannot approve it; another admin must.',
             'FORBIDDEN',
+          );
+        }
+        if (approvedBy !== null) {
+          throw ApplicationFailure.nonRetryable(
+            `This restore was already approved by ${approvedBy}.`,
+            'CONFLICT',
+          );
+        }
+        if (!awaitingApproval) {
+          throw ApplicationFailure.nonRetryable(
+            input.approval?.required
+              ? 'This restore no longer waits for an approval: it timed out or was cancelled.'
+              : 'This restore does not need an approval.',
+            'CONFLICT',
           );
         }
       },
@@ -164,9 +202,12 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     if (input.approval?.required) {
       enter('approval');
       progress = { ...progress, status: 'awaiting_approval' };
+      // Accepting before the catalog says awaiting_approval: whoever reads it there and approves at once
+      // is answered by the workflow, never refused as "not waiting". (No command moves: replay-safe.)
+      awaitingApproval = true;
       await bookkeeping.setRestoreStatus({ operationId, status: 'awaiting_approval' });
       await record('approval', 'waiting', 'Waiting for another admin to approve.');
-      awaitingApproval = true;
+      await emitRestoreEvent('restore.awaiting_approval', input);
       const approved = await condition(() => approvedBy !== null, input.approval.timeoutMs);
       awaitingApproval = false;
       if (!approved) {
@@ -182,6 +223,7 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     }
 
     enter('validate');
+    await emitRestoreEvent('restore.started', input);
     await record('validate', 'started');
     const prepared = await onWorker.run((a) =>
       a.prepareRestore({ operationId, workflowId, backupId: input.backupId, previewId }),
@@ -328,6 +370,12 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
         ending: { status, errorCode: failure.code, errorMessage: failure.message, rollback, result: null },
       });
       progress = { ...progress, status, currentTable: null };
+      const ending = rollback.status === 'completed' ? 'restore.rolled_back' : 'restore.failed';
+      await emitRestoreEvent(ending, input, {
+        error: { code: failure.code, message: failure.message },
+        durationMs: Date.now() - workflowInfo().startTime.getTime(),
+        rollback: rollback.status === 'not_needed' ? undefined : (rollback.message ?? rollback.status),
+      });
     });
     upsertSearchAttributes([{ key: statusAttribute, value: status }]);
     if (isCancellation(error)) throw error;
@@ -369,6 +417,9 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     });
     progress = { step: 'done', percent: 100, currentTable: null, status: 'completed' };
     upsertSearchAttributes([{ key: statusAttribute, value: 'completed' }]);
+    await emitRestoreEvent('restore.completed', input, {
+      durationMs: Date.now() - workflowInfo().startTime.getTime(),
+    });
     return result;
   });
 }

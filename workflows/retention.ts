@@ -1,8 +1,9 @@
 // retentionSweepWorkflow: the daily pass that applies every target's retention policy and purges the trash.
-import { log, proxyActivities } from '@temporalio/workflow';
+import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { PurgeOutcome, RetentionOutcome } from '../services/retention.ts';
 import { bookkeepingOptions } from './options.ts';
+import { emitRetentionRemoved } from './target-retention.ts';
 
 const activities = proxyActivities<Activities>(bookkeepingOptions);
 
@@ -18,7 +19,9 @@ export async function retentionSweepWorkflow(): Promise<RetentionSweepResult> {
   const result: RetentionSweepResult = { targets: [], failedTargets: [], purge: null };
   for (const targetId of await activities.listTargetIds()) {
     try {
-      result.targets.push(await activities.applyRetention({ targetId }));
+      const outcome = await activities.applyRetention({ targetId });
+      result.targets.push(outcome);
+      await emitRetentionRemoved(outcome, `sweep-${workflowInfo().runId}`);
     } catch (error) {
       log.warn('Retention failed for a target', { targetId, error: String(error) });
       result.failedTargets.push({ targetId, error: String(error) });

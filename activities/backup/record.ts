@@ -12,6 +12,7 @@ import { getTarget } from '../../catalog/targets.ts';
 import { removeBackupObjects } from '../../storage/backup-objects.ts';
 import { destinationsOf } from '../../services/backup-copies.ts';
 import type { ActivityDeps } from '../deps.ts';
+import { announce } from '../live.ts';
 
 export function createBackupRecordActivities(deps: ActivityDeps) {
   return {
@@ -34,6 +35,14 @@ export function createBackupRecordActivities(deps: ActivityDeps) {
         tags: request.tags,
         protected: request.protected,
         startedAt: request.startedAt,
+      });
+      await announce(deps, {
+        type: 'backup.started',
+        backupId: request.backupId,
+        target: target.name,
+        targetId: target.id,
+        trigger: request.trigger,
+        status: 'running',
       });
       const destinations = await destinationsOf(deps, target);
       // A destination that cannot be opened fails the backup now, with a clear error, not after the dump.
@@ -87,6 +96,13 @@ export function createBackupRecordActivities(deps: ActivityDeps) {
         storageKey: key,
         finishedAt: new Date().toISOString(),
       });
+      await announce(deps, {
+        type: 'backup.finished',
+        backupId,
+        status: 'completed',
+        bytes: completed.sizeBytes,
+        degraded: completed.degraded,
+      });
     },
 
     /** Records a failed or cancelled run, with the copies that could not be removed from storage yet. */
@@ -108,6 +124,12 @@ export function createBackupRecordActivities(deps: ActivityDeps) {
           errorMessage: 'Left behind by the failed run; removed when retention forgets the run.',
         });
       }
+      await announce(deps, {
+        type: 'backup.finished',
+        backupId: request.backupId,
+        status: request.status,
+        errorCode: request.errorCode,
+      });
     },
 
     /** Removes an archive and its sidecars from every destination; nothing there is fine. */

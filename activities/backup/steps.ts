@@ -68,8 +68,10 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       throw new LifeboatError('VALIDATION_FAILED', `Bad backup id ${backupId}.`);
     return path.join(deps.workDir, backupId);
   };
-  const pulse = (workflowId: string, measure: () => BackupProgressUpdate | Promise<BackupProgressUpdate>) =>
-    startPulse(deps, workflowId, progressSignal, measure);
+  const pulse = (
+    run: { workflowId: string; backupId: string },
+    measure: () => BackupProgressUpdate | Promise<BackupProgressUpdate>,
+  ) => startPulse(deps, run.workflowId, progressSignal, measure, { backupId: run.backupId });
 
   return {
     /** pg_dump of the target into this worker's scratch directory, with the server facts for the manifest. */
@@ -90,7 +92,7 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const dumpFile = path.join(dir, 'database.dump');
 
-      const stopPulse = pulse(request.workflowId, async () => {
+      const stopPulse = pulse(request, async () => {
         const bytes = await fileSize(dumpFile);
         return {
           step: 'dump',
@@ -157,7 +159,7 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       const totalBytes = sources.reduce((sum, source) => sum + source.sizeBytes, 0);
       const archiveFile = path.join(dir, path.posix.basename(plan.key));
       let written = 0;
-      const stopPulse = pulse(request.workflowId, () => ({
+      const stopPulse = pulse(request, () => ({
         step: 'archive',
         bytes: written,
         percent: progressPercent('archive', written / Math.max(1, totalBytes)),
@@ -237,7 +239,7 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       const dir = backupDir(request.backupId);
       const storage = deps.storages.open(request.destination);
       let sent = 0;
-      const stopPulse = pulse(request.workflowId, () => ({
+      const stopPulse = pulse(request, () => ({
         step: 'upload',
         bytes: sent,
         percent: progressPercent('upload', sent / Math.max(1, request.sizeBytes)),

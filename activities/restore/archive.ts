@@ -50,6 +50,7 @@ export function createRestoreArchiveActivities(deps: ActivityDeps, archives: Arc
           bytes: fetched,
           percent: restorePercent('validate', fetched / Math.max(1, backup.sizeBytes ?? 1)),
         }),
+        { restoreId: request.operationId },
       );
       try {
         const held = await archives.hold({

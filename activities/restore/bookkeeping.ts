@@ -1,6 +1,7 @@
 // The restore operation's record in the catalog: its steps, status, lock, approval and safety backup.
 import {
   appendRestoreStep,
+  findRestoreOperation,
   findUnfinishedRestore,
   finishRestoreOperation,
   getRestoreOperation,
@@ -15,6 +16,7 @@ import {
 import { LifeboatError } from '../../domain/errors.ts';
 import type { RestoreStatus, RestoreStep } from '../../domain/restore/progress.ts';
 import type { ActivityDeps } from '../deps.ts';
+import { announce } from '../live.ts';
 
 export function createRestoreBookkeepingActivities(deps: ActivityDeps) {
   return {
@@ -25,11 +27,25 @@ export function createRestoreBookkeepingActivities(deps: ActivityDeps) {
       code?: string | null;
       message?: string | null;
     }): Promise<void> {
+      // Read first, for the live events only: the run's target, and whether this is its first step.
+      const before = await findRestoreOperation(deps.db, request.operationId).catch(() => undefined);
       await appendRestoreStep(deps.db, request.operationId, {
         step: request.step,
         status: request.status,
         code: request.code ?? null,
         message: request.message ?? null,
+      });
+      const run = {
+        restoreId: request.operationId,
+        ...(before ? { target: before.targetName, targetId: before.targetId ?? undefined } : {}),
+      };
+      if (before?.steps.length === 0) await announce(deps, { type: 'restore.started', ...run });
+      await announce(deps, {
+        type: 'restore.step',
+        ...run,
+        step: request.step,
+        status: request.status,
+        errorCode: request.code ?? undefined,
       });
     },
 
@@ -74,6 +90,12 @@ export function createRestoreBookkeepingActivities(deps: ActivityDeps) {
 
     async finishRestore(request: { operationId: string; ending: RestoreEnding }): Promise<void> {
       await finishRestoreOperation(deps.db, request.operationId, request.ending);
+      await announce(deps, {
+        type: 'restore.finished',
+        restoreId: request.operationId,
+        status: request.ending.status,
+        errorCode: request.ending.errorCode ?? undefined,
+      });
     },
   };
 }

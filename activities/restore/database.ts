@@ -88,6 +88,7 @@ export function createDatabaseRestoreActivities(deps: ActivityDeps, archives: Ar
               ? Math.min(99, Math.round((100 * bytes) / dumpBytes))
               : restorePercent(step, Math.min(0.99, bytes / dumpBytes)),
         }),
+        { restoreId: request.operationId },
       );
       try {
         const { target, password, connection } = await destinationAccess(deps, request.destination);

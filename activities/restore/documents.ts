@@ -87,6 +87,7 @@ export function createDocumentRestoreActivities(deps: ActivityDeps, archives: Ar
           bytes: 0,
           percent: restorePercent('restore-documents', 0.5),
         }),
+        { restoreId: operationId },
       );
       try {
         const { archive } = await archives.hold({

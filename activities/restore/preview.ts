@@ -108,8 +108,9 @@ export function createRestorePreviewActivities(deps: ActivityDeps, archives: Arc
               )
             : undefined;
         if (selection?.unknown.length) {
+          // A well-formed request naming what this backup does not hold: a conflict with its content.
           throw new LifeboatError(
-            'VALIDATION_FAILED',
+            'CONFLICT',
             `The backup has no table ${selection.unknown.map(qualifiedName).join(', ')}.`,
             { field: 'tables' },
           );

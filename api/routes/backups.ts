@@ -20,29 +20,22 @@ import {
   errorResponses,
   idParams,
   json,
+  linksTo,
   notFoundResponse,
   pageOf,
   pageQuery,
   progressSchema,
 } from '../schemas.ts';
+import { instant, storableText } from '../../domain/text.ts';
 import { validationHook } from '../validation.ts';
 
-/** A time a backup can have: ISO 8601 with an offset, from 1970 to 9999 (the catalog's range and more). */
-const instant = z
-  .string()
-  .datetime({ offset: true })
-  .refine((text) => {
-    const at = Date.parse(text);
-    return at >= Date.UTC(1970, 0, 1) && at < Date.UTC(10000, 0, 1);
-  }, 'a time between 1970 and 9999');
-
 const listQuery = pageQuery.extend({
-  target: z.string().optional(),
+  target: storableText().optional(),
   status: z.enum(['running', 'completed', 'failed', 'cancelled']).optional(),
-  trigger: z.string().optional(),
-  from: instant.optional(),
-  to: instant.optional(),
-  search: z.string().max(200).optional(),
+  trigger: storableText().optional(),
+  from: instant().optional(),
+  to: instant().optional(),
+  search: storableText({ max: 200 }).optional(),
   trashed: z
     .enum(['true', 'false'])
     .default('false')
@@ -51,10 +44,13 @@ const listQuery = pageQuery.extend({
 
 const createBody = z
   .object({
-    target: z.string().min(1).openapi({ description: 'Target id or name' }),
-    displayName: z.string().max(200).optional(),
-    description: z.string().max(2000).optional(),
-    tags: z.array(z.string().min(1).max(64)).max(32).default([]),
+    target: storableText({ min: 1 }).openapi({ description: 'Target id or name' }),
+    displayName: storableText({ max: 200 }).optional(),
+    description: storableText({ max: 2000 }).optional(),
+    tags: z
+      .array(storableText({ min: 1, max: 64 }))
+      .max(32)
+      .default([]),
     protected: z.boolean().default(false),
   })
   .strict()
@@ -68,6 +64,27 @@ function withoutManifest({ manifest: _manifest, ...rest }: Backup) {
   return rest;
 }
 
+/**
+ * An instant for the catalog, in UTC: PostgreSQL refuses offsets beyond ±15:59 that RFC 3339 allows
+ * (-23:26), and a time past the year 9999 in UTC (9999-12-31T23:00-05:00) is later than any backup.
+ */
+function catalogInstant(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const at = Date.parse(text);
+  return at >= Date.UTC(10000, 0, 1) ? 'infinity' : new Date(at).toISOString();
+}
+
+/** What a backup's id leads to: the operations that take it as their `id`. */
+const backupLinks = (expression: string) =>
+  linksTo({
+    getBackup: expression,
+    downloadBackup: expression,
+    cancelBackup: expression,
+    deleteBackup: expression,
+    undeleteBackup: expression,
+    previewRestore: expression,
+  });
+
 export function backupRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -75,22 +92,23 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/',
+      operationId: 'listBackups',
       summary: 'List backups, newest first',
       request: { query: listQuery },
       responses: {
-        200: json(pageOf(backupSchema), 'A page of backups'),
+        200: {
+          ...json(pageOf(backupSchema), 'A page of backups'),
+          links: backupLinks('$response.body#/items/0/id'),
+        },
         ...errorResponses,
       },
     }),
     async (c) => {
       const { limit, offset, trashed, from, to, ...filters } = c.req.valid('query');
-      // As UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 and Date allow (-23:26).
-      const utc = (text: string | undefined) =>
-        text === undefined ? undefined : new Date(text).toISOString();
       const page = await listBackups(deps.db, {
         ...filters,
-        from: utc(from),
-        to: utc(to),
+        from: catalogInstant(from),
+        to: catalogInstant(to),
         trashed: trashed === 'true',
         limit,
         offset,
@@ -103,14 +121,18 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/',
+      operationId: 'startBackup',
       summary: 'Start a manual backup',
       middleware: [requireRole('operator')] as const,
       request: { body: { content: { 'application/json': { schema: createBody } }, required: true } },
       responses: {
-        202: json(
-          z.object({ backupId: z.string().uuid(), workflowId: z.string(), statusUrl: z.string() }),
-          'Started',
-        ),
+        202: {
+          ...json(
+            z.object({ backupId: z.string().uuid(), workflowId: z.string(), statusUrl: z.string() }),
+            'Started',
+          ),
+          links: backupLinks('$response.body#/backupId'),
+        },
         ...errorResponses,
         ...notFoundResponse,
       },
@@ -136,6 +158,7 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/{id}',
+      operationId: 'getBackup',
       summary: 'One backup with its manifest, and live progress while it runs',
       request: { params: idParams },
       responses: { 200: json(detailSchema, 'The backup'), ...errorResponses, ...notFoundResponse },
@@ -147,6 +170,7 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/{id}/download',
+      operationId: 'downloadBackup',
       summary: 'Stream the archive',
       middleware: [requireRole('operator')] as const,
       request: { params: idParams },
@@ -178,6 +202,7 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/{id}/cancel',
+      operationId: 'cancelBackup',
       summary: 'Cancel a running backup',
       middleware: [auditResource('id'), requireRole('operator')] as const,
       request: { params: idParams },
@@ -196,6 +221,7 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'delete',
       path: '/{id}',
+      operationId: 'deleteBackup',
       summary: 'Move a backup to the trash; the retention sweep removes it after deleteGraceDays',
       description:
         'Its files stay in storage and it can be undeleted until then. Refused (409) for a running ' +
@@ -225,6 +251,7 @@ export function backupRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/{id}/undelete',
+      operationId: 'undeleteBackup',
       summary: 'Take a backup out of the trash',
       middleware: [auditResource('id'), requireRole('operator')] as const,
       request: { params: idParams },

@@ -1,8 +1,10 @@
 // Restores: preview and start under /api/admin/backups, the operations under /api/admin/restores.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { listRestoreOperations } from '../../catalog/restores.ts';
+import { systemDatabases } from '../../domain/access-policy.ts';
 import { LifeboatError } from '../../domain/errors.ts';
-import { restoreModes } from '../../domain/restore/options.ts';
+import { restoreModes, tableNamePattern } from '../../domain/restore/options.ts';
+import { storableText, textMatching } from '../../domain/text.ts';
 import {
   approveRestore,
   cancelRestore,
@@ -18,6 +20,7 @@ import {
   errorSchema,
   idParams,
   json,
+  linksTo,
   notFoundResponse,
   pageOf,
   pageQuery,
@@ -32,65 +35,89 @@ const unprocessableResponse = {
   },
 } as const;
 
-const restoreBody = z
-  .object({
-    mode: z
-      .enum(restoreModes)
-      .default('full')
-      .openapi({
-        description:
-          'full: the database becomes the backup (objects not in it are dropped); schema-only: its schema, empty; ' +
-          'data-only: the rows of its tables replace the current ones; tables: the listed tables with their sequences.',
-      }),
-    tables: z
-      .array(z.string().min(1).max(200))
-      .max(1000)
-      .optional()
-      .openapi({ description: 'For mode tables: "schema.table" names' }),
-    destination: z
-      .object({
-        target: z
-          .string()
-          .min(1)
-          .optional()
-          .openapi({ description: 'Target id or name; default the backup’s' }),
-        database: z
-          .string()
-          .min(1)
-          .max(63)
-          .optional()
-          .openapi({ description: 'A new database on that target’s server, created by the restore' }),
-      })
-      .strict()
-      .optional(),
-    documents: z
-      .boolean()
-      .optional()
-      .openapi({ description: 'Replace the documents tree; default true in mode full' }),
-    noOwner: z.boolean().optional().openapi({ description: 'Restore without ownership and grants' }),
-    terminateConnections: z
-      .boolean()
-      .optional()
-      .openapi({ description: 'End other sessions on the destination database first' }),
-    identity: z
-      .string()
-      .min(1)
-      .max(1000)
-      .optional()
-      .openapi({ description: 'age identity (private key) for an encrypted backup; never stored in clear' }),
-  })
-  .strict();
+/** A database a restore may create or write: a plain name (PostgreSQL counts 63 bytes), never a system one. */
+const destinationDatabasePattern = new RegExp(`^(?!(?:${systemDatabases.join('|')})$)[A-Za-z0-9_$.-]{1,63}$`);
 
-const previewBody = restoreBody.openapi('RestorePreviewRequest');
-const confirmBody = restoreBody
-  .extend({
-    confirmationToken: z
-      .string()
-      .max(200)
-      .optional()
-      .openapi({ description: 'From a preview of exactly this request, at most 10 minutes old, used once' }),
-  })
-  .openapi('RestoreRequest');
+const restoreFields = {
+  destination: z
+    .object({
+      target: storableText({ min: 1 })
+        .optional()
+        .openapi({ description: 'Target id or name; default the backup’s' }),
+      database: textMatching(destinationDatabasePattern, (name) =>
+        systemDatabases.includes(name)
+          ? `"${name}" is a system database; restore into another database`
+          : '1 to 63 letters, digits and _$.-',
+      )
+        .optional()
+        .openapi({ description: 'A new database on that target’s server, created by the restore' }),
+    })
+    .strict()
+    .optional(),
+  documents: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Replace the documents tree; default true in mode full' }),
+  noOwner: z.boolean().optional().openapi({ description: 'Restore without ownership and grants' }),
+  terminateConnections: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'End other sessions on the destination database first' }),
+  identity: storableText({ min: 1, max: 1000 })
+    .optional()
+    .openapi({ description: 'age identity (private key) for an encrypted backup; never stored in clear' }),
+};
+
+const tableName = textMatching(tableNamePattern, 'a "schema.table" name, either part may be double-quoted', {
+  min: 1,
+  max: 200,
+});
+
+const modeDescription =
+  'full: the database becomes the backup (objects not in it are dropped); schema-only: its schema, empty; ' +
+  'data-only: the rows of its tables replace the current ones; tables: the listed tables with their sequences.';
+
+/**
+ * A restore of the listed tables (mode tables, at least one), or of the whole backup (the other modes, no
+ * tables): two shapes, so that the document says which modes take tables.
+ */
+function restoreShapes<T extends z.ZodRawShape>(extra: T) {
+  return z.union(
+    [
+      z
+        .object({
+          mode: z.literal('tables').openapi({ description: modeDescription }),
+          tables: z
+            .array(tableName)
+            .min(1)
+            .max(1000)
+            .openapi({ description: 'The "schema.table" names to restore' }),
+          ...restoreFields,
+          ...extra,
+        })
+        .strict(),
+      z
+        .object({
+          mode: z
+            .enum(restoreModes.filter((mode) => mode !== 'tables') as ['full', 'schema-only', 'data-only'])
+            .default('full')
+            .openapi({ description: modeDescription }),
+          tables: z.array(tableName).max(0).optional().openapi({ description: 'Only in mode tables' }),
+          ...restoreFields,
+          ...extra,
+        })
+        .strict(),
+    ],
+    { error: 'mode "tables" needs at least one table, and only it takes tables' },
+  );
+}
+
+const previewBody = restoreShapes({}).openapi('RestorePreviewRequest');
+const confirmBody = restoreShapes({
+  confirmationToken: storableText({ max: 200 })
+    .optional()
+    .openapi({ description: 'From a preview of exactly this request, at most 10 minutes old, used once' }),
+}).openapi('RestoreRequest');
 
 const tableSchema = z.object({ schema: z.string(), name: z.string() }).passthrough();
 
@@ -160,11 +187,12 @@ const operationSchema = z
   .openapi('RestoreOperation');
 
 const operationParams = z.object({
-  operationId: z
-    .string()
-    .min(1)
-    .openapi({ param: { name: 'operationId', in: 'path' } }),
+  operationId: storableText({ min: 1 }).openapi({ param: { name: 'operationId', in: 'path' } }),
 });
+
+/** What a restore operation's id leads to. */
+const operationLinks = (expression: string) =>
+  linksTo({ getRestore: expression, cancelRestore: expression, approveRestore: expression }, 'operationId');
 
 function callerOf(identity: AppEnv['Variables']['identity']) {
   if (!identity)
@@ -180,10 +208,14 @@ export function backupRestoreRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/restore/status',
+      operationId: 'restoreStatus',
       summary: 'Per target, the restore in progress (with live progress) or the last one',
-      request: { query: z.object({ target: z.string().optional() }) },
+      request: { query: z.object({ target: storableText().optional() }) },
       responses: {
-        200: json(z.object({ items: z.array(operationSchema) }), 'Current or last restore per target'),
+        200: {
+          ...json(z.object({ items: z.array(operationSchema) }), 'Current or last restore per target'),
+          links: operationLinks('$response.body#/items/0/id'),
+        },
         ...errorResponses,
       },
     }),
@@ -196,6 +228,7 @@ export function backupRestoreRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/{id}/restore/preview',
+      operationId: 'previewRestore',
       summary: 'Describe what a restore would do, with a confirmation token for exactly this request',
       description:
         'Reads the archive on a worker and changes nothing. The token is bound to the backup, destination, mode ' +
@@ -208,6 +241,9 @@ export function backupRestoreRoutes(deps: ApiDeps) {
       responses: {
         200: json(previewSchema, 'The preview'),
         ...actionErrors,
+        // The preview reads the destination database itself: one that cannot be reached is the upstream's
+        // failure, not the request's.
+        502: json(errorSchema, 'The destination database cannot be reached (CONNECTION_FAILED)'),
       },
     }),
     async (c) => {
@@ -226,6 +262,7 @@ export function backupRestoreRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/{id}/restore',
+      operationId: 'startRestore',
       summary: 'Start a restore confirmed by a preview’s token',
       middleware: [requireRole('admin')] as const,
       request: {
@@ -233,10 +270,13 @@ export function backupRestoreRoutes(deps: ApiDeps) {
         body: { content: { 'application/json': { schema: confirmBody } }, required: true },
       },
       responses: {
-        202: json(
-          z.object({ operationId: z.string().uuid(), workflowId: z.string(), statusUrl: z.string() }),
-          'Started',
-        ),
+        202: {
+          ...json(
+            z.object({ operationId: z.string().uuid(), workflowId: z.string(), statusUrl: z.string() }),
+            'Started',
+          ),
+          links: operationLinks('$response.body#/operationId'),
+        },
         ...actionErrors,
         ...unprocessableResponse,
       },
@@ -264,10 +304,11 @@ export function restoreRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/',
+      operationId: 'listRestores',
       summary: 'Restore operations, newest first',
       request: {
         query: pageQuery.extend({
-          target: z.string().optional(),
+          target: storableText().optional(),
           status: z
             .enum([
               'pending',
@@ -282,7 +323,10 @@ export function restoreRoutes(deps: ApiDeps) {
         }),
       },
       responses: {
-        200: json(pageOf(operationSchema), 'A page of restores'),
+        200: {
+          ...json(pageOf(operationSchema), 'A page of restores'),
+          links: operationLinks('$response.body#/items/0/id'),
+        },
         ...errorResponses,
       },
     }),
@@ -298,6 +342,7 @@ export function restoreRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/{operationId}',
+      operationId: 'getRestore',
       summary: 'One restore: every step with its outcome, and live progress while it runs',
       request: { params: operationParams },
       responses: { 200: json(operationSchema, 'The restore'), ...errorResponses, ...notFoundResponse },
@@ -309,6 +354,7 @@ export function restoreRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/{operationId}/cancel',
+      operationId: 'cancelRestore',
       summary: 'Cancel a restore: what it changed is rolled back from the safety backup',
       middleware: [auditResource('operationId'), requireRole('admin')] as const,
       request: { params: operationParams },
@@ -327,6 +373,7 @@ export function restoreRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/{operationId}/approve',
+      operationId: 'approveRestore',
       summary: 'Approve a restore that waits for approval; the admin who asked for it cannot',
       middleware: [auditResource('operationId'), requireRole('admin')] as const,
       request: { params: operationParams },

@@ -3,24 +3,24 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getSettings } from '../../catalog/settings.ts';
 import { getTarget } from '../../catalog/targets.ts';
 import { planTarget } from '../../services/retention.ts';
-import { LifeboatError } from '../../domain/errors.ts';
 import { planRetention, retentionOverridesSchema, retentionPolicySchema } from '../../domain/retention.ts';
+import { instant, storableText } from '../../domain/text.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
 import { errorResponses, notFoundResponse } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
+const previewFields = { policy: retentionOverridesSchema.default({}), now: instant().optional() };
+
+/** A target's backups, or given times: one or the other, as two shapes the document names with anyOf. */
 const previewBody = z
-  .object({
-    policy: retentionOverridesSchema.default({}),
-    target: z.string().optional(),
-    timestamps: z
-      .array(z.string().datetime({ offset: true }))
-      .max(200_000)
-      .optional(),
-    now: z.string().datetime({ offset: true }).optional(),
-  })
-  .strict()
+  .union(
+    [
+      z.object({ ...previewFields, target: storableText() }).strict(),
+      z.object({ ...previewFields, timestamps: z.array(instant()).max(200_000) }).strict(),
+    ],
+    { error: 'give either target or timestamps' },
+  )
   .openapi('RetentionPreviewRequest');
 
 const previewResponse = z
@@ -45,6 +45,7 @@ export function retentionRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/preview',
+      operationId: 'previewRetention',
       summary: 'What a retention policy would keep and remove; changes nothing',
       description:
         'Give a target (its backups, its policy overridden by `policy`) or a list of timestamps (all taken as ' +
@@ -61,12 +62,7 @@ export function retentionRoutes(deps: ApiDeps) {
       const request = c.req.valid('json');
       const now = request.now ? new Date(request.now) : new Date();
       const settings = await getSettings(deps.db);
-      if ((request.target === undefined) === (request.timestamps === undefined)) {
-        throw new LifeboatError('VALIDATION_FAILED', 'Give either target or timestamps.', {
-          field: 'target',
-        });
-      }
-      if (request.target !== undefined) {
+      if ('target' in request) {
         const target = await getTarget(deps.db, request.target);
         const policy = retentionPolicySchema.parse({
           ...settings.retention,
@@ -88,7 +84,7 @@ export function retentionRoutes(deps: ApiDeps) {
           200,
         );
       }
-      const times = request.timestamps ?? [];
+      const times = request.timestamps;
       const policy = retentionPolicySchema.parse({ ...settings.retention, ...request.policy });
       const plan = planRetention(
         times.map((time, index) => ({

@@ -2,7 +2,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getSettings } from '../../catalog/settings.ts';
 import { getTarget } from '../../catalog/targets.ts';
-import { scheduleInputSchema, type ScheduleInput } from '../../domain/schedule.ts';
+import { LifeboatError } from '../../domain/errors.ts';
+import { scheduleId, scheduleInputSchema, type ScheduleInput } from '../../domain/schedule.ts';
+import { storableText } from '../../domain/text.ts';
 import { auditResource } from '../audit.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
@@ -15,7 +17,15 @@ import {
   triggerSchedule,
   updateSchedule,
 } from '../../services/schedules.ts';
-import { actionErrors, errorResponses, idParams, json, notFoundResponse } from '../schemas.ts';
+import {
+  actionErrors,
+  conflictResponse,
+  errorResponses,
+  idParams,
+  json,
+  linksTo,
+  notFoundResponse,
+} from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
 const scheduleSchema = z
@@ -53,6 +63,16 @@ const body = {
   required: true,
 };
 
+/** What a schedule's id leads to: every operation on one schedule. */
+const scheduleLinks = (expression: string) =>
+  linksTo({
+    getSchedule: expression,
+    replaceSchedule: expression,
+    deleteSchedule: expression,
+    toggleSchedule: expression,
+    triggerSchedule: expression,
+  });
+
 async function resolveTarget(deps: ApiDeps, input: ScheduleInput) {
   const target = await getTarget(deps.db, input.target);
   const timeZone = input.timeZone ?? (await getSettings(deps.db)).retention.timeZone;
@@ -66,9 +86,16 @@ export function scheduleRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/',
+      operationId: 'listSchedules',
       summary: 'List backup schedules',
       middleware: [requireRole('operator')] as const,
-      responses: { 200: json(z.object({ items: z.array(scheduleSchema) }), 'Schedules'), ...errorResponses },
+      responses: {
+        200: {
+          ...json(z.object({ items: z.array(scheduleSchema) }), 'Schedules'),
+          links: scheduleLinks('$response.body#/items/0/id'),
+        },
+        ...errorResponses,
+      },
     }),
     async (c) => c.json({ items: await listSchedules(deps) }, 200),
   );
@@ -77,13 +104,14 @@ export function scheduleRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/',
+      operationId: 'createSchedule',
       summary: 'Create a backup schedule',
       description:
         'frequency (hourly 0 * * * *, daily 0 3 * * *, weekly 0 3 * * 0, monthly 0 3 1 * *) or cron.',
       middleware: [requireRole('admin')] as const,
       request: { body },
       responses: {
-        201: json(scheduleSchema, 'Created'),
+        201: { ...json(scheduleSchema, 'Created'), links: scheduleLinks('$response.body#/id') },
         ...actionErrors,
       },
     }),
@@ -100,6 +128,7 @@ export function scheduleRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/{id}',
+      operationId: 'getSchedule',
       summary: 'One schedule: next runs, recent runs and their outcome, paused state',
       middleware: [requireRole('operator')] as const,
       request: { params: idParams },
@@ -112,13 +141,27 @@ export function scheduleRoutes(deps: ApiDeps) {
     createRoute({
       method: 'put',
       path: '/{id}',
+      operationId: 'replaceSchedule',
       summary: 'Replace a schedule (same name)',
+      description: 'A schedule keeps its name: a body naming another one is refused (409).',
       middleware: [auditResource('id'), requireRole('admin')] as const,
       request: { params: idParams, body },
-      responses: { 200: json(scheduleSchema, 'Updated'), ...errorResponses, ...notFoundResponse },
+      responses: {
+        200: json(scheduleSchema, 'Updated'),
+        ...errorResponses,
+        ...notFoundResponse,
+        ...conflictResponse,
+      },
     }),
     async (c) => {
       const input = c.req.valid('json');
+      // The name is the schedule's id: a different one is another schedule, which a PUT cannot make.
+      const { id } = c.req.valid('param');
+      if (id !== input.name && id !== scheduleId(input.name)) {
+        throw new LifeboatError('CONFLICT', 'A schedule cannot be renamed; create a new one instead.', {
+          field: 'name',
+        });
+      }
       const { target, timeZone } = await resolveTarget(deps, input);
       return c.json(await updateSchedule(deps, c.req.valid('param').id, target, input, timeZone), 200);
     },
@@ -128,6 +171,7 @@ export function scheduleRoutes(deps: ApiDeps) {
     createRoute({
       method: 'delete',
       path: '/{id}',
+      operationId: 'deleteSchedule',
       summary: 'Delete a schedule (its backups stay)',
       middleware: [auditResource('id'), requireRole('admin')] as const,
       request: { params: idParams },
@@ -143,6 +187,7 @@ export function scheduleRoutes(deps: ApiDeps) {
     createRoute({
       method: 'patch',
       path: '/{id}/toggle',
+      operationId: 'toggleSchedule',
       summary: 'Enable or disable (pause) a schedule',
       middleware: [requireRole('admin')] as const,
       request: {
@@ -151,7 +196,7 @@ export function scheduleRoutes(deps: ApiDeps) {
           content: {
             'application/json': {
               schema: z
-                .object({ enabled: z.boolean().optional(), note: z.string().max(500).optional() })
+                .object({ enabled: z.boolean().optional(), note: storableText({ max: 500 }).optional() })
                 .strict(),
             },
           },
@@ -179,6 +224,7 @@ export function scheduleRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/{id}/trigger',
+      operationId: 'triggerSchedule',
       summary: 'Run the schedule’s backup now',
       middleware: [auditResource('id'), requireRole('operator')] as const,
       request: { params: idParams },

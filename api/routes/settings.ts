@@ -2,7 +2,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import {
   getSettings,
-  settingsPatchSchema,
+  settingsPatchSchemaFor,
   storedSettingsSchema,
   updateSettings,
   type SettingsPatch,
@@ -26,7 +26,11 @@ export function settingsRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   // Domain schemas are plain zod (no OpenAPI names): they may be built before @hono/zod-openapi loads.
   const schema = storedSettingsSchema;
-  const body = { content: { 'application/json': { schema: settingsPatchSchema } }, required: true };
+  // The installation's storage-credential prefix is part of the schema, as for targets' destinations.
+  const body = {
+    content: { 'application/json': { schema: settingsPatchSchemaFor(deps.access.storageEnv) } },
+    required: true,
+  };
   const responses = {
     200: { description: 'Saved', content: { 'application/json': { schema } } },
     ...errorResponses,
@@ -45,6 +49,7 @@ export function settingsRoutes(deps: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/',
+      operationId: 'getSettings',
       summary: 'Global backup settings',
       responses: {
         200: { description: 'Settings', content: { 'application/json': { schema } } },
@@ -58,6 +63,7 @@ export function settingsRoutes(deps: ApiDeps) {
     createRoute({
       method: 'patch',
       path: '/',
+      operationId: 'changeSettings',
       summary: 'Change some of the global backup settings',
       description: changeDescription,
       middleware: [requireRole('admin'), requireJsonBody] as const,
@@ -71,6 +77,7 @@ export function settingsRoutes(deps: ApiDeps) {
     createRoute({
       method: 'put',
       path: '/',
+      operationId: 'putSettings',
       summary: 'Change the global backup settings (the same merge as PATCH)',
       description: `Kept for older clients: omitted fields are not reset to their defaults. ${changeDescription}`,
       middleware: [requireRole('admin'), requireJsonBody] as const,

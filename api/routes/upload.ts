@@ -5,18 +5,17 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { describeBackup } from '../../services/backups.ts';
 import { importUploadedArchive } from '../../services/upload.ts';
 import { LifeboatError } from '../../domain/errors.ts';
+import { storableText } from '../../domain/text.ts';
 import { requireRole } from '../auth.ts';
 import type { ApiDeps, AppEnv } from '../context.ts';
-import { actionErrors, backupSchema, errorSchema } from '../schemas.ts';
+import { actionErrors, backupSchema, errorSchema, linksTo } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
 const uploadQuery = z.object({
-  target: z
-    .string()
-    .min(1)
+  target: storableText({ min: 1 })
     .optional()
     .openapi({ description: "Target id or name; default: the target named in the archive's manifest" }),
-  displayName: z.string().max(200).optional(),
+  displayName: storableText({ max: 200 }).optional(),
   sha256: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
@@ -41,6 +40,7 @@ export function uploadRoutes(deps: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/',
+      operationId: 'uploadBackup',
       summary: 'Upload a Lifeboat archive made elsewhere and register it as a backup',
       description:
         'The body is the archive itself (.tar.zst, .tar.gz or .tar, unencrypted), streamed to a private staging ' +
@@ -59,6 +59,11 @@ export function uploadRoutes(deps: ApiDeps) {
         201: {
           description: 'Registered; the backup as GET /api/admin/backups/{id} returns it',
           content: { 'application/json': { schema: uploadedSchema } },
+          links: linksTo({
+            getBackup: '$response.body#/id',
+            previewRestore: '$response.body#/id',
+            deleteBackup: '$response.body#/id',
+          }),
         },
         ...actionErrors,
         422: errorResponse('The archive or one of its files does not match its checksum, or it is damaged'),

@@ -1,4 +1,5 @@
 // A restore request in domain terms: modes, table names, options, the token binding and the lock key.
+import { jsWhitespace } from '../pattern-parts.ts';
 
 export const restoreModes = ['full', 'schema-only', 'data-only', 'tables'] as const;
 export type RestoreMode = (typeof restoreModes)[number];
@@ -40,7 +41,12 @@ export interface RestoreRequestOptions {
   terminateConnections?: boolean | undefined;
 }
 
-export type Resolved<T> = { ok: true; value: T } | { ok: false; field: string; message: string };
+/**
+ * `conflict`: the request is well-formed but what it asks for is not there (documents the backup does not
+ * hold, a destination without a documents directory), as the API's 409 says; otherwise it is bad input.
+ */
+export type Resolved<T> =
+  { ok: true; value: T } | { ok: false; field: string; message: string; conflict?: boolean };
 
 /**
  * The double-quoted identifier that starts at `text[start]`, a `"`: its name with `""` read as `"`, and the
@@ -57,6 +63,16 @@ export function readQuotedIdentifier(text: string, start: number): { name: strin
     index = quote + 2;
   }
 }
+
+/**
+ * The texts parseTableName reads, as a pattern for the API and its document: white space around, one or two
+ * parts apart by `.`, each bare (no `"`, `.` or white space) or double-quoted (`""` for a quote inside, not
+ * empty); no NUL, which no catalog row can hold.
+ */
+export const tableNamePattern = (() => {
+  const part = `(?:"(?:[^"\\x00]|"")+"|[^".\\x00${jsWhitespace}]+)`;
+  return new RegExp(`^[${jsWhitespace}]*${part}(?:\\.${part})?[${jsWhitespace}]*$`);
+})();
 
 /** Reads `schema.name` (either part may be double-quoted); a bare name is in `public`. */
 export function parseTableName(text: string): TableName | undefined {
@@ -171,6 +187,7 @@ export function resolveRestoreOptions(
     return {
       ok: false,
       field: 'documents',
+      conflict: true,
       message: facts.backupHasDocuments
         ? 'the destination has no documents directory'
         : 'the backup holds no documents',

@@ -1,12 +1,12 @@
 // S3-compatible storage: objects under a bucket and key prefix, written by streaming multipart upload,
-// optionally under S3 Object Lock retention.
+// optionally under S3 Object Lock retention, where `delete` removes every version and a delete marker hides
+// no backup.
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  ListObjectVersionsCommand,
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -15,6 +15,7 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { LifeboatError } from '../../domain/errors.ts';
 import { parseS3Url } from './url.ts';
 import { isValidKey, type Storage, type StoredObject } from '../storage.ts';
+import { isLocked, listVersions, lockOf, newestObjectVersion, type KeyVersion } from './versions.ts';
 
 export { parseS3Url, type S3StorageOptions } from './url.ts';
 
@@ -24,6 +25,11 @@ const uploadQueueSize = 2;
 /** Temporal retries the activity; the SDK only smooths over a blip. */
 const maxAttempts = 3;
 const connectionTimeoutMs = 5_000;
+/**
+ * A refusal to remove a version whose retention ended less than this long ago is still put down to the lock:
+ * S3 accepts requests from clocks up to 15 minutes off its own.
+ */
+const lockClockMarginMs = 15 * 60_000;
 /** A connection with no traffic this long is dead; also bounds a reader that stops reading a `get`. */
 const socketTimeoutMs = 120_000;
 
@@ -131,6 +137,15 @@ function isMissing(error: unknown): boolean {
   return shape.name === 'NoSuchKey' || shape.name === 'NotFound' || shape.$metadata?.httpStatusCode === 404;
 }
 
+/** What S3 says when Object Lock parameters meet a bucket created without Object Lock. */
+function isLockMissingOnBucket(error: unknown): boolean {
+  const shape = error as SdkErrorShape;
+  const code = shape.Code ?? shape.name;
+  return (
+    (code === 'InvalidRequest' || code === 'InvalidBucketState') && /object ?lock/i.test(shape.message ?? '')
+  );
+}
+
 export function createS3Storage(url: URL, readEnv: (name: string) => string | undefined): Storage {
   const options = parseS3Url(url, readEnv);
   const { bucket, keyPrefix } = options;
@@ -182,6 +197,53 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
     }
   };
 
+  /**
+   * Under Object Lock, the version of `fullKey` that a delete marker hides, if any: anyone with the bucket's
+   * credentials can add a marker, which S3 allows under any lock, and the backup must still be found.
+   * Asked only after a plain request found nothing, so an ordinary read costs what it did.
+   */
+  const hiddenVersion = async (fullKey: string): Promise<KeyVersion | undefined> =>
+    options.objectLock
+      ? newestObjectVersion(await listVersions(client, bucket, fullKey), fullKey)
+      : undefined;
+
+  /** Why S3 refused to remove a version: its lock (PROTECTED), or else the credentials (AUTH_FAILED). */
+  const refusal = async (key: string, version: KeyVersion, error: unknown): Promise<LifeboatError> => {
+    const lock = await lockOf(client, bucket, version).catch(() => undefined);
+    if (lock && !isLocked(lock, new Date(), lockClockMarginMs)) {
+      return describeS3Failure(error, `delete ${key}`, where);
+    }
+    const until = lock?.retainUntil ? ` until ${lock.retainUntil.toISOString()}` : '';
+    const kept = lock?.legalHold
+      ? 'under an Object Lock legal hold, and cannot be removed until the hold is released'
+      : `under Object Lock (${lock?.mode ?? 'retention'}${until}), and cannot be removed before then`;
+    return new LifeboatError('PROTECTED', `${key} in S3 bucket "${bucket}" is ${kept}.`);
+  };
+
+  /**
+   * Removes every version and delete marker of `fullKey` by id: a plain delete only hides the bytes behind
+   * a new marker. S3 refuses the versions still under retention; they stay, visible, and the first refusal
+   * is the rejection once the others are gone.
+   */
+  const removeEveryVersion = async (key: string, fullKey: string): Promise<void> => {
+    const versions = (await listVersions(client, bucket, fullKey)).filter(
+      (version) => version.key === fullKey,
+    );
+    let refused: { version: KeyVersion; error: unknown } | undefined;
+    for (const version of versions) {
+      try {
+        await client.send(
+          new DeleteObjectCommand({ Bucket: bucket, Key: fullKey, VersionId: version.versionId }),
+        );
+      } catch (error) {
+        if (isMissing(error)) continue;
+        if (!isRefused(error)) throw error;
+        refused ??= { version, error };
+      }
+    }
+    if (refused) throw await refusal(key, refused.version, refused.error);
+  };
+
   return {
     url: url.href,
 
@@ -219,6 +281,10 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
             ? {
                 ObjectLockMode: options.objectLock.mode,
                 ObjectLockRetainUntilDate: new Date(Date.now() + options.objectLock.days * 86_400_000),
+                // S3 refuses a locked upload without Content-MD5 or a checksum, and the SDK sends a checksum
+                // on its own only while AWS_REQUEST_CHECKSUM_CALCULATION is not WHEN_REQUIRED (a setting
+                // common for other S3-compatible servers): asking for one makes it always sent.
+                ChecksumAlgorithm: 'CRC32' as const,
               }
             : {}),
         },
@@ -238,6 +304,13 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
             `The data being written to ${key} in S3 bucket "${bucket}" failed midway: ${(bodyError as Error).message}`,
           );
         }
+        if (options.objectLock && isLockMissingOnBucket(error)) {
+          throw new LifeboatError(
+            'VALIDATION_FAILED',
+            `S3 bucket "${bucket}" at ${where.endpoint} has no Object Lock, which objectLockMode and ` +
+              'objectLockDays need: use a bucket created with Object Lock enabled, or drop those parameters.',
+          );
+        }
         return fail(error, `write ${key}`);
       }
       return { key, sizeBytes };
@@ -245,9 +318,18 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
 
     async get(key) {
       const fullKey = objectKey(key);
+      const read = async (versionId?: string): Promise<unknown> =>
+        (await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey, VersionId: versionId })))
+          .Body;
       let body: unknown;
       try {
-        body = (await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey }))).Body;
+        try {
+          body = await read();
+        } catch (error) {
+          const hidden = isMissing(error) ? await hiddenVersion(fullKey) : undefined;
+          if (!hidden) throw error;
+          body = await read(hidden.versionId);
+        }
       } catch (error) {
         if (isMissing(error)) throw new LifeboatError('NOT_FOUND', `No object ${key} in ${url.href}.`);
         return fail(error, `read ${key}`);
@@ -267,7 +349,12 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
         const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: fullKey }));
         return { key, sizeBytes: head.ContentLength ?? 0 };
       } catch (error) {
-        if (isMissing(error)) return undefined;
+        if (!isMissing(error)) return fail(error, `inspect ${key}`);
+      }
+      try {
+        const hidden = await hiddenVersion(fullKey);
+        return hidden ? { key, sizeBytes: hidden.sizeBytes } : undefined;
+      } catch (error) {
         return fail(error, `inspect ${key}`);
       }
     },
@@ -275,57 +362,45 @@ export function createS3Storage(url: URL, readEnv: (name: string) => string | un
     async delete(key) {
       const fullKey = objectKey(key);
       try {
-        if (!options.objectLock) {
-          await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey }));
-          return;
-        }
-        // Under Object Lock a plain delete only hides the object behind a delete marker while its bytes
-        // stay: every version is removed by id, and S3 refuses the ones whose retention has not ended.
-        const listed = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: fullKey }));
-        const versions = [...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].filter(
-          (version) => version.Key === fullKey && version.VersionId,
-        );
-        for (const version of versions) {
-          await client.send(
-            new DeleteObjectCommand({ Bucket: bucket, Key: fullKey, VersionId: version.VersionId }),
-          );
-        }
+        if (options.objectLock) await removeEveryVersion(key, fullKey);
+        else await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey }));
       } catch (error) {
         if ((error as SdkErrorShape).name === 'NoSuchKey') return;
-        if (options.objectLock && isRefused(error)) {
-          throw new LifeboatError(
-            'PROTECTED',
-            `${key} in S3 bucket "${bucket}" is under Object Lock (${options.objectLock.mode}, ` +
-              `${options.objectLock.days} days from its upload) and cannot be removed before then.`,
-          );
-        }
         fail(error, `delete ${key}`);
       }
     },
 
     async list(prefix) {
-      const keys: string[] = [];
-      let continuationToken: string | undefined;
+      const keys = new Set<string>();
+      const add = (fullKey: string | undefined): void => {
+        const key = fullKey?.slice(keyPrefix.length);
+        // Folder markers ("dir/") that other tools create are not objects of ours.
+        if (key && fullKey?.startsWith(keyPrefix) && isValidKey(key)) keys.add(key);
+      };
       try {
-        do {
-          const page = await client.send(
-            new ListObjectsV2Command({
-              Bucket: bucket,
-              Prefix: keyPrefix + prefix,
-              ContinuationToken: continuationToken,
-            }),
-          );
-          for (const object of page.Contents ?? []) {
-            const key = object.Key?.slice(keyPrefix.length);
-            // Folder markers ("dir/") that other tools create are not objects of ours.
-            if (key && object.Key?.startsWith(keyPrefix) && isValidKey(key)) keys.push(key);
+        if (options.objectLock) {
+          // A key whose newest entry is a delete marker still holds its locked versions: it is listed.
+          for (const version of await listVersions(client, bucket, keyPrefix + prefix)) {
+            if (!version.deleteMarker) add(version.key);
           }
-          continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (continuationToken);
+        } else {
+          let continuationToken: string | undefined;
+          do {
+            const page = await client.send(
+              new ListObjectsV2Command({
+                Bucket: bucket,
+                Prefix: keyPrefix + prefix,
+                ContinuationToken: continuationToken,
+              }),
+            );
+            for (const object of page.Contents ?? []) add(object.Key);
+            continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+          } while (continuationToken);
+        }
       } catch (error) {
         fail(error, `list ${prefix || 'all keys'}`);
       }
-      return keys.sort();
+      return [...keys].sort();
     },
 
     close() {

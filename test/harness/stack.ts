@@ -156,14 +156,15 @@ export async function createCatalogTarget(
 
 /**
  * The policy of a test installation, as config/env.ts builds it from the defaults: credentials in
- * LIFEBOAT_TARGET_* and LIFEBOAT_STORAGE_* variables, documents anywhere under the run's root but in
- * `own` (the storage and scratch directories), the harness's catalog database.
+ * LIFEBOAT_TARGET_*, LIFEBOAT_STORAGE_* and LIFEBOAT_NOTIFY_* variables, documents anywhere under the run's
+ * root but in `own` (the storage and scratch directories), the harness's catalog database.
  */
 export function testAccessPolicy(own: readonly string[]): AccessPolicy {
   const reserved = ['LIFEBOAT_SECRET_KEY', 'LIFEBOAT_DATABASE_URL', 'LIFEBOAT_STORAGE_URL'];
   return {
     targetEnv: { prefix: 'LIFEBOAT_TARGET_', reserved },
     storageEnv: { prefix: 'LIFEBOAT_STORAGE_', reserved },
+    notifyEnv: { prefix: 'LIFEBOAT_NOTIFY_', reserved },
     documents: { roots: [realPathOf(stack().root)], own: own.map(realPathOf) },
     catalog: { host: '127.0.0.1', port: stack().pgPort, database: 'lifeboat_catalog' },
   };
@@ -212,6 +213,7 @@ async function runWorkers(side: WorkerSide, options: WorkerOptions): Promise<() 
     workDir: options.workDir ?? scratchDir('work'),
     pgBinDirs: options.pgBinDirs ?? [],
     readEnv: secretReader(side.access.targetEnv),
+    readNotifyEnv: secretReader(side.access.notifyEnv),
     documents: side.access.documents,
     lifeboatVersion: 'test',
     progressIntervalMs: 500,
@@ -263,6 +265,15 @@ export interface TestStack {
     database: string,
     extra?: Record<string, unknown>,
   ) => Promise<{ id: string; name: string }>;
+  /**
+   * Replaces a target's settings through the API (PUT, expects a 200): its connection to `database` as
+   * createTarget makes it, then `extra` (a wrong password, destinations, retention...).
+   */
+  replaceTarget: (
+    target: { id: string; name: string },
+    database: string,
+    extra?: Record<string, unknown>,
+  ) => Promise<void>;
 }
 
 /**
@@ -308,6 +319,12 @@ export function useStack(options: { workers?: number } = {}): TestStack {
       });
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       return response.body;
+    },
+    replaceTarget: async (target, database, extra = {}) => {
+      const response = await api.json('PUT', `/api/admin/targets/${target.id}`, {
+        body: { ...targetOn(target.name, database), ...extra },
+      });
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
     },
   };
 }

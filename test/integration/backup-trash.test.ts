@@ -178,6 +178,41 @@ describe('deleting a backup', () => {
 });
 
 describe('purging the trash', () => {
+  it('never removes a backup within a day of its deletion: no setting makes the grace shorter', async () => {
+    const setGrace = (days: number) =>
+      api.json<{ deleteGraceDays?: number; error?: { code: string } }>(
+        'PATCH',
+        '/api/admin/backups/settings',
+        {
+          body: { deleteGraceDays: days },
+        },
+      );
+    for (const days of [0, -1, 0.5]) {
+      expect(await setGrace(days), `deleteGraceDays ${days}`).toMatchObject({
+        status: 400,
+        body: { error: { code: 'VALIDATION_FAILED' } },
+      });
+    }
+    const archive = path.join(storageDir, older.storageKey!);
+    const sweep = (now: Date) => purgeTrash({ db, storages: worker.storages }, { targetId: target.id, now });
+    try {
+      expect(await setGrace(1)).toMatchObject({ status: 200, body: { deleteGraceDays: 1 } });
+      expect((await api.call('DELETE', `/api/admin/backups/${older.id}`)).status).toBe(204);
+      const trashed = (await api.json<BackupView>('GET', `/api/admin/backups/${older.id}`)).body;
+      // A day apart, give or take the API's and the catalog's clocks.
+      const graceMs = Date.parse(trashed.purgeAfter!) - Date.parse(trashed.trashedAt!);
+      expect(Math.abs(graceMs - 86_400_000)).toBeLessThan(60_000);
+
+      // The sweep (the only caller of the purge; no API route runs it) an hour before the shortest grace ends.
+      expect((await sweep(new Date(Date.parse(trashed.trashedAt!) + 23 * 3_600_000))).purged).toBe(0);
+      expect(existsSync(archive)).toBe(true);
+      expect((await getBackup(db, older.id)).trashedAt).not.toBeNull();
+      expect((await api.call('POST', `/api/admin/backups/${older.id}/undelete`)).status).toBe(200);
+    } finally {
+      expect((await setGrace(7)).status).toBe(200);
+    }
+  });
+
   it('removes nothing before the grace period, then storage first and the row last; a locked object keeps its row', async () => {
     expect((await api.call('DELETE', `/api/admin/backups/${older.id}`)).status).toBe(204);
     const archive = path.join(storageDir, older.storageKey!);

@@ -287,6 +287,94 @@ describe('approval by another admin', () => {
     expect(ended.errorMessage).toContain('approved');
     expect(await snapshot(database)).toEqual(before);
   });
+
+  const approve = (operationId: string, token = s.api.tokens.admin) =>
+    s.api.json<{ approvedBy?: string; error?: { code: string; message: string } }>(
+      'POST',
+      `/api/admin/restores/${operationId}/approve`,
+      { token },
+    );
+
+  /**
+   * Reads the catalog row itself, as fast as it can (no API, no pause), and returns the moment it says
+   * awaiting_approval: the earliest an approver can see that the restore waits.
+   */
+  async function catalogSaysAwaiting(operationId: string): Promise<void> {
+    let status: string | undefined;
+    for (let reads = 0; reads < 50_000; reads++) {
+      const { rows } = await s.db.query<{ status: string }>(
+        'select status from restore_operations where id = $1',
+        [operationId],
+      );
+      status = rows[0]?.status;
+      if (status === 'awaiting_approval') return;
+      if (status !== 'pending') break;
+    }
+    throw new Error(`restore ${operationId} never said awaiting_approval in the catalog (last: ${status})`);
+  }
+
+  it('accepts an approval sent the instant the catalog says the restore waits, every time', async () => {
+    await requireApproval(10);
+    const second = await createToken(s.db, `admin3-${randomBytes(4).toString('hex')}`, 'admin');
+    for (let round = 0; round < 6; round++) {
+      const copy = `rrace_${round}_${randomBytes(3).toString('hex')}`;
+      const { operationId } = await startRestore(s.api, backupB, {
+        mode: 'full',
+        destination: { database: copy },
+      });
+      await catalogSaysAwaiting(operationId);
+      // Both at once, so that both land where an approver who clicks at once lands.
+      const [self, other] = await Promise.all([approve(operationId), approve(operationId, second.token)]);
+      expect(self, `round ${round}`).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+      expect(other, `round ${round}`).toMatchObject({ status: 200, body: { approvedBy: second.name } });
+      const ended = await waitForRestore(s.api, operationId);
+      expect(ended, `round ${round}`).toMatchObject({ status: 'completed', approvedBy: second.name });
+      expect(ended.steps.slice(0, 2).map((step) => `${step.step}:${step.status}`)).toEqual([
+        'approval:waiting',
+        'approval:completed',
+      ]);
+    }
+  });
+
+  it('holds the target while a restore waits: a second one is a 409, and once it ends nothing stays locked', async () => {
+    await requireApproval(10);
+    const second = await createToken(s.db, `admin4-${randomBytes(4).toString('hex')}`, 'admin');
+    const before = await snapshot(database);
+    const { operationId } = await startRestore(s.api, backupA, { mode: 'full' });
+    await catalogSaysAwaiting(operationId);
+
+    const other = await preview(s.api, backupB, { mode: 'full' });
+    expect(
+      await restoreWith(backupB, { mode: 'full', confirmationToken: other.confirmationToken }),
+    ).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+    expect((await s.api.json('POST', `/api/admin/restores/${operationId}/cancel`)).status).toBe(202);
+    const ended = await waitForRestore(s.api, operationId);
+    expect(ended).toMatchObject({
+      status: 'cancelled',
+      errorCode: 'CANCELLED',
+      approvedBy: null,
+      rollback: { status: 'not_needed' },
+    });
+    expect(await snapshot(database)).toEqual(before);
+
+    // Too late to approve: a 409 that changes nothing, and the database's lock is free.
+    const late = await approve(operationId, second.token);
+    expect(late).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+    const held = await s.db.query(
+      `select id from restore_operations where finished_at is null
+         and lock_key = (select lock_key from restore_operations where id = $1)`,
+      [operationId],
+    );
+    expect(held.rows).toEqual([]);
+
+    const { operationId: next } = await startRestore(s.api, backupB, { mode: 'full' });
+    await catalogSaysAwaiting(next);
+    expect(await approve(next, second.token)).toMatchObject({
+      status: 200,
+      body: { approvedBy: second.name },
+    });
+    expect(await waitForRestore(s.api, next)).toMatchObject({ status: 'completed', approvedBy: second.name });
+  });
 });
 
 describe('an encrypted backup', () => {

@@ -3,6 +3,9 @@
 // restore from the safety backup), then started again under the same id. Every run must end completed, or
 // rolled back, with the database identical by schema dump and per-table content hashes and the documents
 // identical file by file; and the history must show that the kill interrupted the step (a later attempt).
+// Once more with the worker killed inside the database restore and never coming back: another worker takes
+// the step over.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -89,6 +92,41 @@ async function runningActivities(workflowId: string): Promise<string[]> {
     .map((activity) => activity.activityType?.name ?? '');
 }
 
+/** The identity of the worker running `activity` in the workflow now (`lifeboat@<worker id>/own`). */
+async function workerRunning(workflowId: string, activity: string): Promise<string> {
+  const description = await client.workflow.getHandle(workflowId).describe();
+  const running = (description.raw.pendingActivities ?? []).find(
+    (pending) => Number(pending.state) === 2 && pending.activityType?.name === activity,
+  );
+  if (!running?.lastWorkerIdentity) throw new Error(`${activity} does not run in ${workflowId}`);
+  return running.lastWorkerIdentity;
+}
+
+/** For each time the workflow scheduled `activity`, in order: the task queue it went to and how it ended. */
+async function activityRuns(
+  workflowId: string,
+  activity: string,
+): Promise<{ taskQueue: string; ended: string }[]> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const runs = new Map<string, { taskQueue: string; ended: string }>();
+  for (const event of events) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name === activity) {
+      runs.set(String(event.eventId), { taskQueue: scheduled.taskQueue?.name ?? '', ended: 'open' });
+    }
+    const endings = {
+      completed: event.activityTaskCompletedEventAttributes,
+      failed: event.activityTaskFailedEventAttributes,
+      timedOut: event.activityTaskTimedOutEventAttributes,
+    };
+    for (const [ended, attributes] of Object.entries(endings)) {
+      const run = attributes && runs.get(String(attributes.scheduledEventId));
+      if (run) run.ended = ended;
+    }
+  }
+  return [...runs.values()];
+}
+
 /** Resolves once `activity` runs in the workflow. */
 async function runningOf(workflowId: string, activity: string): Promise<void> {
   await eventually(
@@ -99,12 +137,13 @@ async function runningOf(workflowId: string, activity: string): Promise<void> {
   );
 }
 
-/** The first child workflow the restore started: its safety backup. */
+/** The restore's safety backup: its child backupWorkflow (other children tell its events). */
 function safetyBackupWorkflow(workflowId: string): Promise<string> {
   return eventually(
     async () => {
       const description = await client.workflow.getHandle(workflowId).describe();
-      return description.raw.pendingChildren?.[0]?.workflowId ?? undefined;
+      const children = description.raw.pendingChildren ?? [];
+      return children.find((child) => child.workflowTypeName === 'backupWorkflow')?.workflowId ?? undefined;
     },
     120_000,
     'the safety backup to start',
@@ -338,6 +377,39 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
       await a.release();
       await b.release();
       await c.release();
+    }
+  }, 420_000);
+});
+
+describe('a worker SIGKILLed inside a restore step that never comes back', () => {
+  it('lets another worker take the database restore over and finish the restore', async () => {
+    await changeTarget();
+    const ids = ['one', 'two'].map((name) => `rtrial-${name}-${randomBytes(3).toString('hex')}`);
+    const processes = new Map<string, ChildProcess>();
+    for (const id of ids) processes.set(id, await startWorkerProcess(launchOptions(id)));
+    // The restore queues behind this lock, so the kill lands while psql holds an open transaction.
+    const blocker = await session();
+    try {
+      await blocker.query('lock table sales.customers in access share mode');
+      const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+      const workflowId = await workflowOf(operationId);
+      await waitForLockWaiter(database, `lifeboat-restore-${operationId}`, { what: 'the restore to queue' });
+      const identity = await workerRunning(workflowId, 'restoreDatabase');
+      const gone = ids.find((id) => identity === `lifeboat@${id}/own`);
+      expect(gone, identity).toBeDefined();
+      const other = ids.find((id) => id !== gone)!;
+      await killWorkerProcess(processes.get(gone!)!);
+      // Its psql saw its input end without COMMIT: once the lock is free, that transaction rolls back.
+      await blocker.release();
+      // The step's retry waits on the gone worker's own queue until its schedule-to-start timeout (2 min);
+      // then the restore claims the other worker, which fetches the archive again and restores.
+      await expectCompleted(operationId);
+      expect(await activityRuns(workflowId, 'restoreDatabase')).toEqual([
+        { taskQueue: `${worker.taskQueue}@${gone}`, ended: 'timedOut' },
+        { taskQueue: `${worker.taskQueue}@${other}`, ended: 'completed' },
+      ]);
+    } finally {
+      await blocker.release();
     }
   }, 420_000);
 });
