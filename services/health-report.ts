@@ -13,7 +13,7 @@ import {
 import { LifeboatError } from '../domain/errors.ts';
 import type { ServiceDeps } from './deps.ts';
 import { checkHealth, type Health } from './health.ts';
-import { listSchedules, type ScheduleView } from './schedules.ts';
+import { listSchedulesWithin, type ScheduleView } from './schedules.ts';
 
 export interface TargetHealth {
   id: string;
@@ -38,7 +38,7 @@ export interface HealthReport {
 
 async function enabledSchedules(deps: ServiceDeps): Promise<ScheduleView[] | undefined> {
   try {
-    return (await listSchedules(deps)).filter((view) => view.enabled);
+    return (await listSchedulesWithin(deps))?.filter((view) => view.enabled);
   } catch (error) {
     if (error instanceof LifeboatError) throw error;
     return undefined;

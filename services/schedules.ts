@@ -241,6 +241,30 @@ export async function listSchedules(deps: ServiceDeps): Promise<ScheduleView[]> 
   return views.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * The schedules, or undefined when Temporal has not listed and described them within `timeoutMs`: for the
+ * summaries (statistics, health) that answer without schedules rather than keep their caller waiting.
+ */
+export async function listSchedulesWithin(
+  deps: ServiceDeps,
+  timeoutMs = 5_000,
+): Promise<ScheduleView[] | undefined> {
+  const listing = listSchedules(deps);
+  // Once the deadline has passed, a late failure of the listing concerns no one.
+  listing.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      listing,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function updateSchedule(
   deps: ServiceDeps,
   nameOrId: string,

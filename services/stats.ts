@@ -15,7 +15,7 @@ import { getTarget } from '../catalog/targets.ts';
 import { LifeboatError } from '../domain/errors.ts';
 import { dayBuckets, resolveStatsWindow } from '../domain/stats.ts';
 import type { ServiceDeps } from './deps.ts';
-import { listSchedules, type ScheduleView } from './schedules.ts';
+import { listSchedulesWithin, type ScheduleView } from './schedules.ts';
 
 export interface StatsRequest {
   target?: string | undefined;
@@ -64,7 +64,11 @@ function scheduleStats(view: ScheduleView): ScheduleStats {
 /** The schedules (of one target, by id), or null when Temporal does not answer. */
 async function schedulesOf(deps: ServiceDeps, targetId: string | null): Promise<ScheduleStats[] | null> {
   try {
-    const views = await listSchedules(deps);
+    const views = await listSchedulesWithin(deps);
+    if (!views) {
+      console.error('lifeboat stats: schedules left out, Temporal did not list them within 5 s');
+      return null;
+    }
     return views.filter((view) => targetId === null || view.target.id === targetId).map(scheduleStats);
   } catch (error) {
     if (error instanceof LifeboatError) throw error;
