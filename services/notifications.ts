@@ -125,18 +125,30 @@ export async function removeChannel(deps: ServiceDeps, idOrName: string): Promis
   await deleteChannel(deps.db, (await getChannel(deps.db, idOrName)).id);
 }
 
-export interface ChannelTestOutcome extends ChannelOutcome {
-  eventId: string;
-}
+export type ChannelTestOutcome =
+  | (ChannelOutcome & { eventId: string })
+  | { eventId: string; channelId: string; status: 'pending'; detail: string };
 
-/** How long the API waits for a channel's test, whose one attempt a worker makes. */
+/** How long a worker has to make the test's one attempt before the test is given up. */
 const testTimeoutMs = 120_000;
 
 /**
- * Sends a `test` notification through the channel now, from a worker (whose environment holds the
- * channel's secrets, as for every delivery), and answers how it went; the delivery is recorded.
+ * How long the API waits for the test's outcome before it answers that the test is still under way.
+ * A worker busy with other deliveries may take longer to pick it up; the caller then reads the outcome
+ * from the deliveries, by event id.
  */
-export async function testChannel(deps: ServiceDeps, idOrName: string): Promise<ChannelTestOutcome> {
+const testAnswerWithinMs = 8_000;
+
+/**
+ * Sends a `test` notification through the channel now, from a worker (whose environment holds the
+ * channel's secrets, as for every delivery), and answers how it went, or that it is still under way
+ * after `answerWithinMs`; the delivery is recorded either way.
+ */
+export async function testChannel(
+  deps: ServiceDeps,
+  idOrName: string,
+  answerWithinMs = testAnswerWithinMs,
+): Promise<ChannelTestOutcome> {
   const channel = await getChannel(deps.db, idOrName);
   const event: LifeboatEvent = {
     id: eventId('test', channel.id, randomUUID()),
@@ -145,12 +157,25 @@ export async function testChannel(deps: ServiceDeps, idOrName: string): Promise<
     target: null,
   };
   try {
-    const outcome = await deps.temporal.workflow.execute<typeof notifyTestWorkflow>('notifyTestWorkflow', {
+    const handle = await deps.temporal.workflow.start<typeof notifyTestWorkflow>('notifyTestWorkflow', {
       workflowId: notifyWorkflowId(event),
       taskQueue: deps.taskQueue,
       args: [{ eventId: event.id, channelId: channel.id, notification: toNotification(event) }],
       workflowExecutionTimeout: testTimeoutMs,
     });
+    let waited: NodeJS.Timeout | undefined;
+    const stillRunning = new Promise<'pending'>((resolve) => {
+      waited = setTimeout(() => resolve('pending'), answerWithinMs);
+    });
+    const outcome = await Promise.race([handle.result(), stillRunning]).finally(() => clearTimeout(waited));
+    if (outcome === 'pending') {
+      return {
+        eventId: event.id,
+        channelId: channel.id,
+        status: 'pending',
+        detail: `No worker has finished the test within ${answerWithinMs / 1000} s; its delivery will be listed under event ${event.id}.`,
+      };
+    }
     return { ...outcome, eventId: event.id };
   } catch (error) {
     const failure = describeFailure(error, 'TEMPORAL_UNAVAILABLE');

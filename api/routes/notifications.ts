@@ -93,6 +93,15 @@ const testOutcomeSchema = z
   })
   .openapi('NotificationTestOutcome');
 
+const testPendingSchema = z
+  .object({
+    eventId: z.string().openapi({ description: 'Find the outcome with GET /deliveries?event=<eventId>' }),
+    channelId: z.string(),
+    status: z.literal('pending'),
+    detail: z.string(),
+  })
+  .openapi('NotificationTestPending');
+
 const ruleSchema = z
   .object({
     id: z.string().uuid(),
@@ -223,17 +232,21 @@ export function notificationRoutes(deps: ApiDeps) {
       path: '/channels/{id}/test',
       summary: 'Send a test notification through the channel now, and answer how it went',
       description:
-        'One attempt, made by a worker with its secrets, enabled channel or not; recorded as a delivery. A receiver that refuses or cannot be reached answers 200 with status "failed".',
+        'One attempt, made by a worker with its secrets, enabled channel or not; recorded as a delivery. A receiver that refuses or cannot be reached answers 200 with status "failed". When no worker has finished within 8 s, answers 202 with status "pending"; the outcome is then recorded under the event id.',
       middleware: [auditResource('id'), requireRole('admin')] as const,
       request: { params: idParams },
       responses: {
         200: json(testOutcomeSchema, 'The outcome'),
+        202: json(testPendingSchema, 'The test is still under way'),
         ...errorResponses,
         ...notFoundResponse,
         503: json(errorSchema, 'No worker ran the test'),
       },
     }),
-    async (c) => c.json(await testChannel(deps, c.req.valid('param').id), 200),
+    async (c) => {
+      const outcome = await testChannel(deps, c.req.valid('param').id);
+      return outcome.status === 'pending' ? c.json(outcome, 202) : c.json(outcome, 200);
+    },
   );
 
   app.openapi(
