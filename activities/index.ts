@@ -10,6 +10,7 @@ import { createRestoreBookkeepingActivities } from './restore/bookkeeping.ts';
 import { createDatabaseRestoreActivities } from './restore/database.ts';
 import { createDocumentRestoreActivities } from './restore/documents.ts';
 import { createRestorePreviewActivities } from './restore/preview.ts';
+import { createSwapRestoreActivities } from './restore/swap.ts';
 import { createRestoreVerifyActivities } from './restore/verify.ts';
 import { createNotifyActivities } from './notify.ts';
 import { createRetentionActivities } from './retention.ts';
@@ -72,6 +73,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatabaseRestoreActivities(deps, archives),
     ...createDocumentRestoreActivities(deps, archives),
     ...createRestoreVerifyActivities(deps),
+    ...createSwapRestoreActivities(deps),
     ...createRestorePreviewActivities(deps, archives),
     ...createNotifyActivities(deps),
   });

@@ -11,7 +11,9 @@ import { getRestoreOperation } from '../catalog/restores.ts';
 import { createSecretBox } from '../catalog/secret-box.ts';
 import { closedAccessPolicy } from '../domain/access-policy.ts';
 import { checkRestoredSql, wipeDatabaseSql } from '../domain/restore/sql.ts';
+import { swapNames } from '../domain/restore/swap.ts';
 import { readToc, runRestore } from '../postgres/pg-restore.ts';
+import { dropDatabaseByOid, swapBack, swapIn } from '../postgres/swap.ts';
 import { previewRestore, startRestore, type RestoreRequestBody } from '../services/restores.ts';
 import { createStorageRegistry } from '../storage/registry.ts';
 import type { RestoreWorkflowResult } from '../workflows/restore.ts';
@@ -28,7 +30,9 @@ const labels = {
   'raw-pipe': 'raw pg_restore -f - | psql',
   'run-restore': "Lifeboat's runRestore alone",
   'lifeboat-new': 'Lifeboat, into a new database',
-  'lifeboat-target': 'Lifeboat, into an existing target',
+  'lifeboat-target': 'Lifeboat, into an existing target, in place',
+  'raw-j2': 'raw pg_restore -j2 -d',
+  'lifeboat-swap': 'Lifeboat, into an existing target, by swap',
 };
 const contenders = Object.keys(labels) as (keyof typeof labels)[];
 const sizeOption = { 'size-mb': '1100' };
@@ -117,8 +121,11 @@ await bench.withBenchStack(async (stack) => {
   };
   const caller = { id: randomUUID(), name: 'bench', role: 'admin' as const, owner: 'bench' };
   /** Preview → confirmation token → restore, as the API's routes do; its steps from the run's history. */
-  const lifeboat = async (destination: NonNullable<RestoreRequestBody['destination']>) => {
-    const body = { mode: 'full', noOwner: true, destination } as const;
+  const lifeboat = async (
+    destination: NonNullable<RestoreRequestBody['destination']>,
+    method: RestoreRequestBody['method'] = 'in-place',
+  ) => {
+    const body = { mode: 'full', noOwner: true, destination, method } as const;
     const previewStartedMs = performance.now();
     const { confirmationToken } = await previewRestore(services, backup.backupId, body, caller);
     const previewMs = performance.now() - previewStartedMs;
@@ -134,23 +141,74 @@ await bench.withBenchStack(async (stack) => {
     const { steps } = await getRestoreOperation(db, started.operationId);
     const at = (status: string) => steps.find((s) => s.step === 'safety-backup' && s.status === status)?.at;
     const safetyBackupMs = Date.parse(at('completed') ?? '') - Date.parse(at('started') ?? '') || 0;
-    const spans = ['prepareRestore', 'restoreDatabase', 'verifyRestore'].map((name) =>
-      windowMs(windows, name),
+    const spans = ['prepareRestore', 'restoreDatabase', 'verifyRestore', 'swapInRestored'].map((name) =>
+      windows.some((window) => window.name === name) ? windowMs(windows, name) : 0,
     );
-    const [validateMs, restoreStepMs, verifyMs] = spans as [number, number, number];
+    const [validateMs, restoreStepMs, verifyMs, swapMs] = spans as [number, number, number, number];
     const { startedAtMs, closedAtMs } = windows.find((window) => window.name === 'restoreDatabase')!;
     return {
-      ...{ ms, previewMs, validateMs, restoreStepMs, verifyMs, safetyBackupMs, workerPeakRssBytes },
+      ...{ ms, previewMs, validateMs, restoreStepMs, verifyMs, safetyBackupMs, swapMs, workerPeakRssBytes },
+      setAside: result.setAside?.database ?? null,
       /** restoreDatabase's own durationMs, as the workflow result reports it. */
       restoreDurationMs: result.durationsMs.database,
       /** Lock, new database, catalog records, finish, cleanup, Temporal's dispatch. */
-      otherMs: ms - validateMs - restoreStepMs - verifyMs - safetyBackupMs,
+      otherMs: ms - validateMs - restoreStepMs - verifyMs - safetyBackupMs - swapMs,
       /** The worker's Node process only, not pg_restore or psql. */
       workerCpuRestoreStepS: measure.growthBetween(cpuSamples, startedAtMs, closedAtMs),
     };
   };
 
+  /**
+   * What undoing a swap costs, whatever the size: a copy of the benchmark database swapped in for the
+   * target's, then swapped back and dropped, each timed (the rollback after a failed check is the drop).
+   */
+  const timeSwapRollback = async () => {
+    const connection = { host: '127.0.0.1', port, database: destDatabase, username };
+    const names = swapNames(destDatabase, randomUUID());
+    const [original] = await bench.query<{ oid: string }>(
+      cluster.url('postgres'),
+      `select oid::text as oid from pg_database where datname = '${destDatabase}'`,
+    );
+    await drop(names.incoming);
+    await bench.adminQuery(cluster, `create database ${names.incoming} template ${database.name}`);
+    const [incoming] = await bench.query<{ oid: string }>(
+      cluster.url('postgres'),
+      `select oid::text as oid from pg_database where datname = '${names.incoming}'`,
+    );
+    const request = { database: destDatabase, names, originalOid: original!.oid, incomingOid: incoming!.oid };
+    const timed = async (work: () => Promise<unknown>) => {
+      const startedMs = performance.now();
+      await work();
+      return performance.now() - startedMs;
+    };
+    const swapInMs = await timed(() =>
+      swapIn(connection, password, { ...request, terminateConnections: true }),
+    );
+    const swapBackMs = await timed(() => swapBack(connection, password, request));
+    const dropMs = await timed(() =>
+      dropDatabaseByOid(connection, password, { oid: incoming!.oid, name: names.incoming }),
+    );
+    log(
+      `swap in ${swapInMs.toFixed(0)} ms, swap back ${swapBackMs.toFixed(0)} ms, drop the copy ${dropMs.toFixed(0)} ms`,
+    );
+    return { databaseBytes: database.sizeBytes, swapInMs, swapBackMs, dropMs };
+  };
+
+  /** pg_restore -j2 -d, the parallel restore a person would run into a fresh database. */
+  const rawParallel = async () => {
+    const args = ['--jobs=2', '--no-owner', '--no-privileges', '--exit-on-error', '--no-password'];
+    return { ms: await measure.timeProcess(pgRestore, [...args, `--dbname=${rawDatabase}`, dumpFile], env) };
+  };
+
   const rounds = await runRounds(options.contenders, options.runs, async (contender) => {
+    if (contender === 'lifeboat-swap') {
+      await settle();
+      const measured = await lifeboat({ target: dest.name }, 'swap');
+      // The database set aside is the previous round's copy: dropped at once here, not kept for a day.
+      if (measured.setAside) await drop(measured.setAside);
+      await sql(destDatabase, 'vacuum (freeze, analyze)');
+      return measured;
+    }
     if (contender === 'lifeboat-target') {
       await settle();
       const measured = await lifeboat({ target: dest.name });
@@ -165,17 +223,31 @@ await bench.withBenchStack(async (stack) => {
     if (scratch === rawDatabase) await bench.adminQuery(cluster, template);
     await settle();
     const into = () => lifeboat({ database: scratch });
-    const run = { raw, 'raw-pipe': rawPipe, 'run-restore': relay, 'lifeboat-new': into }[contender];
+    const run = {
+      raw,
+      'raw-pipe': rawPipe,
+      'run-restore': relay,
+      'lifeboat-new': into,
+      'raw-j2': rawParallel,
+    }[contender];
     const measured = await run();
     await drop(scratch);
     return measured;
   });
   const endToEnd = ratios(rounds, 'raw', 'ms');
+  const overParallel = options.contenders.includes('raw-j2') ? ratios(rounds, 'raw-j2', 'ms') : {};
+  for (const [contender, ratio] of Object.entries(overParallel)) {
+    log(
+      `${labels[contender as keyof typeof labels]}: ${ratio.ofMedians.toFixed(3)}× raw pg_restore -j2 -d (ratio of medians)`,
+    );
+  }
+  const rollback = await timeSwapRollback();
   writeResults(options.outFile, {
     ...{ bench: 'restore', command: options.command, machine: stack.machine, labels, database, tocMs },
     parameters: { runs: options.runs, sizeMb, clusterFsync: bench.clusterFsync, goalRatio: 1.15 },
     backup: { ms: backup.ms, archiveBytes: backup.archiveBytes, dumpBytes, formats: backup.formats },
     ...{ rounds, summary: summarize(rounds, options.contenders) },
-    ratios: { endToEnd, restoreStep: ratios(rounds, 'raw', 'restoreStepMs', 'ms') },
+    ratios: { endToEnd, restoreStep: ratios(rounds, 'raw', 'restoreStepMs', 'ms'), overParallel },
+    rollback,
   });
 });

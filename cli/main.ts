@@ -39,6 +39,7 @@ API commands (need LIFEBOAT_API_URL and LIFEBOAT_TOKEN):
   show BACKUP_ID                                         one backup, with progress while it runs
   restore BACKUP_ID [--mode full|schema-only|data-only|tables] [--table SCHEMA.TABLE]...
                     [--into-target T] [--into-database DB] [--no-documents]
+                    [--method auto|swap|in-place] [--terminate-connections]
                     [--identity-file FILE] [--yes] [--wait]
                                                          preview the restore, confirm it (type the target's
                                                          name, or --yes), start it; --wait follows it
@@ -104,6 +105,7 @@ interface RestorePreview {
   destination: { targetName: string; database: string; host: string; port: number };
   tables: unknown[];
   safetyBackup: boolean;
+  path?: { kind: string; reasons: string[] };
   warnings: { code: string; message: string }[];
   estimatedDurationMs: number;
   confirmationToken: string;
@@ -129,6 +131,7 @@ async function confirmRestore(preview: RestorePreview, values: Values): Promise<
     `Restore (${preview.mode}) into ${where}: ${preview.tables.length} table(s), about ` +
       `${Math.ceil(preview.estimatedDurationMs / 1000)} s${preview.safetyBackup ? ', after a safety backup' : ''}.\n`,
   );
+  if (preview.path) process.stderr.write(`  ${preview.path.kind}: ${preview.path.reasons.join(' ')}\n`);
   for (const warning of preview.warnings)
     process.stderr.write(`  warning ${warning.code}: ${warning.message}\n`);
   if (values.yes === true) return;
@@ -156,6 +159,8 @@ async function restoreBackup(api: ReturnType<typeof createApiClient>, backupId: 
     ...(Array.isArray(values.table) ? { tables: values.table } : {}),
     ...(Object.keys(destination).length ? { destination } : {}),
     ...(values['no-documents'] === true ? { documents: false } : {}),
+    ...(text(values, 'method') ? { method: text(values, 'method') } : {}),
+    ...(values['terminate-connections'] === true ? { terminateConnections: true } : {}),
     ...(identity ? { identity } : {}),
   };
   const path = `/api/admin/backups/${encodeURIComponent(backupId)}/restore`;
@@ -224,6 +229,8 @@ async function main(argv: string[]): Promise<void> {
       'into-target': { type: 'string' },
       'into-database': { type: 'string' },
       'no-documents': { type: 'boolean' },
+      method: { type: 'string' },
+      'terminate-connections': { type: 'boolean' },
       'identity-file': { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
       kind: { type: 'string' },

@@ -255,3 +255,5 @@ export async function runRestore(run: RestoreRun): Promise<RestoreRunResult> {
     run.signal.removeEventListener('abort', abort);
   }
 }
+
+export { started as spawnedChild, kill as stopChild, lastLines };

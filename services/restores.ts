@@ -27,6 +27,7 @@ import {
   type RestoreOptions,
 } from '../domain/restore/options.ts';
 import type { RestorePreview } from '../domain/restore/preview.ts';
+import type { RestoreMethod } from '../domain/restore/swap.ts';
 import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/search-attributes.ts';
 import type { restorePreviewWorkflow } from '../workflows/restore-preview.ts';
 import type { restoreWorkflow, RestoreWorkflowInput } from '../workflows/restore.ts';
@@ -41,6 +42,8 @@ export interface RestoreRequestBody {
   documents?: boolean | undefined;
   noOwner?: boolean | undefined;
   terminateConnections?: boolean | undefined;
+  /** How a full restore into a target replaces its database; default auto (by swap where possible). */
+  method?: RestoreMethod | undefined;
   /** An age identity for an encrypted backup; sealed at once, never stored or sent in clear. */
   identity?: string | undefined;
 }
@@ -257,6 +260,7 @@ export async function startRestore(
       ? { required: true, timeoutMs: Math.round(approval.timeoutMinutes * 60_000) }
       : null,
     preview: (await consumedPreview(deps.db, operation.id)) ?? null,
+    keepAsideHours: settings.safetyRetentionHours,
   };
   try {
     await deps.temporal.workflow.start<typeof restoreWorkflow>('restoreWorkflow', {

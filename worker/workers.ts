@@ -9,6 +9,7 @@ import type { Storage } from '../storage/storage.ts';
 import type { StorageRegistry } from '../storage/registry.ts';
 import { ensureStaleCheckSchedule } from './notify-schedule.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
+import { ensureSetAsideSweepSchedule } from './set-aside-schedule.ts';
 import { sweepScratch } from './scratch.ts';
 
 export interface WorkerSettings {
@@ -84,6 +85,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
   if (settings.ensureSchedules !== false) {
     await ensureRetentionSchedule(client, settings.taskQueue);
     await ensureStaleCheckSchedule(client, settings.taskQueue);
+    await ensureSetAsideSweepSchedule(client, settings.taskQueue);
   }
 
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = settings.workflowBundlePath

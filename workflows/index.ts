@@ -5,3 +5,4 @@ export { targetRetentionWorkflow } from './target-retention.ts';
 export { restorePreviewWorkflow } from './restore-preview.ts';
 export { restoreWorkflow } from './restore.ts';
 export { notifyStaleCheckWorkflow, notifyTestWorkflow, notifyWorkflow } from './notify.ts';
+export { setAsideSweepWorkflow } from './set-aside-sweep.ts';

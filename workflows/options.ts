@@ -43,6 +43,17 @@ export const discardOptions: ActivityOptions = {
 export const maxWorkerClaims = 3;
 
 /**
+ * The steps of a restore by swap on the destination's server: short statements, each safe to repeat (the
+ * swap reads where the databases are before it moves them). A database busy with sessions the restore may
+ * not end, or renamed by someone else, is CONFLICT: final.
+ */
+export const swapOptions: ActivityOptions = {
+  // Longer than the swap's 30 s lock timeout, short enough that a killed worker's attempt is soon retried.
+  startToCloseTimeout: '1m',
+  retry: { ...retry, maximumAttempts: 10, nonRetryableErrorTypes: nonRetryableCodes('CONFLICT') },
+};
+
+/**
  * The restore steps on the worker holding the archive. A cancellation waits for the activity to report
  * how it ended, so the workflow always knows whether the database was written. A failed pg_restore and a
  * full disk are final too: PostgreSQL rolled the attempt back, and another would fail the same way.

@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { RestoredDatabase } from '../activities/restore/database.ts';
+import type { SwapPlan } from '../activities/restore/swap.ts';
 import type { RestoreRollback } from '../catalog/restores.ts';
 import type { ErrorCode } from '../domain/errors.ts';
 import { backupWorkflowId } from '../domain/naming.ts';
@@ -31,7 +32,7 @@ import { statusAttribute, targetAttribute, triggerAttribute } from '../domain/se
 import { backupWorkflow } from './backup.ts';
 import { describeFailure } from './failure.ts';
 import { emitEvent } from './notify.ts';
-import { bookkeepingOptions, verifyOptions } from './options.ts';
+import { bookkeepingOptions, swapOptions, verifyOptions } from './options.ts';
 import { approveUpdate, restoreProgressQuery, restoreProgressSignal } from './restore-messages.ts';
 import { workerSteps } from './restore-worker.ts';
 
@@ -48,6 +49,8 @@ export interface RestoreWorkflowInput {
   approval: { required: boolean; timeoutMs: number } | null;
   /** The preview whose token confirmed the restore, and the worker that holds the archive it extracted. */
   preview?: { previewId: string; archiveQueue: string | null } | null | undefined;
+  /** From the settings: how long a restore by swap keeps the database it replaced (default 24). */
+  keepAsideHours?: number | undefined;
 }
 
 export interface RestoreWorkflowResult {
@@ -58,6 +61,10 @@ export interface RestoreWorkflowResult {
   restoredTables: number;
   verification: VerificationReport;
   durationsMs: { database: number };
+  /** How the database was replaced: swapped in, or restored in place. */
+  path?: 'swap' | 'in-place';
+  /** A restore by swap: the database as it was, kept under this name until then. */
+  setAside?: { database: string; keepUntil: string } | null;
 }
 
 /** What undoes one change of the restore, and how the rollback reads when this change was the first. */
@@ -67,6 +74,7 @@ interface Compensation {
 }
 
 const bookkeeping = proxyActivities<Activities>(bookkeepingOptions);
+const swapping = proxyActivities<Activities>(swapOptions);
 const verifying = proxyActivities<Activities>(verifyOptions);
 
 /** Tells a restore's event (never failing or delaying the restore): its destination, source and mode. */
@@ -155,6 +163,9 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
   let approvalExpired = false;
   let restored: RestoredDatabase | undefined;
   let verification: VerificationReport | undefined;
+  let swap: SwapPlan | null = null;
+  let incomingOid: string | null = null;
+  let setAside: { database: string; keepUntil: string } | null = null;
   /** What the restore changed so far, the latest last: undone from the end. */
   const compensations: Compensation[] = [];
 
@@ -243,7 +254,34 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       `${destination.targetName} (${destination.database}) is locked for this restore.`,
     );
 
-    if (needsSafetyBackup(destination)) {
+    // Restores asked for before swaps existed have no method, and run in place as they always did.
+    if (options.method !== undefined && options.method !== 'in-place') {
+      const chosen = await swapping.chooseRestorePath({
+        operationId,
+        backupId: input.backupId,
+        destination,
+        options,
+      });
+      swap = chosen.swap;
+      if (!swap) await record('lock', 'completed', chosen.reasons.join(' '));
+    }
+
+    if (swap) {
+      const plan = swap;
+      enter('safety-backup');
+      // Pushed before the call: the database may be created by an attempt whose answer is lost.
+      compensations.push({
+        undo: () => swapping.dropIncomingDatabase({ operationId, destination, swap: plan, incomingOid }),
+        message: `The restored copy "${plan.names.incoming}" was dropped; "${destination.database}" was never changed.`,
+      });
+      incomingOid = (await swapping.createIncomingDatabase({ operationId, destination, swap: plan })).oid;
+      await record(
+        'safety-backup',
+        'skipped',
+        `Restore by swap: into "${plan.names.incoming}" first; "${destination.database}" as it is now will be ` +
+          `kept as "${plan.names.aside}" for ${input.keepAsideHours ?? 24} h as the safety copy.`,
+      );
+    } else if (needsSafetyBackup(destination)) {
       enter('safety-backup');
       const backupId = uuid4();
       const startedAt = new Date();
@@ -297,6 +335,7 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
           destination,
           options,
           purpose: 'restore',
+          incoming: swap?.names.incoming,
         });
       });
     } catch (error) {
@@ -315,40 +354,89 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       `${restored.expected.length} tables, ${restored.bytes} bytes of SQL in ${restored.durationMs} ms (pg_restore ${restored.pgRestoreVersion}).`,
     );
 
-    if (options.documents && input.documentsDir) {
-      enter('restore-documents');
-      const documentsDir = input.documentsDir;
-      await record('restore-documents', 'started', documentsDir);
-      compensations.push({
-        undo: () =>
-          onWorker.run((a) => a.rollbackDocuments({ operationId, workflowId, documentsDir, safetyBackupId })),
-        message: `Restored from safety backup ${safetyBackupId ?? '(none)'}.`,
-      });
-      const documents = await onWorker.run((a) =>
-        a.restoreDocuments({ operationId, workflowId, backupId: input.backupId, documentsDir }),
-      );
+    const restoreDocumentsStep = async () => {
+      if (options.documents && input.documentsDir) {
+        enter('restore-documents');
+        const documentsDir = input.documentsDir;
+        await record('restore-documents', 'started', documentsDir);
+        compensations.push({
+          undo: () =>
+            onWorker.run((a) =>
+              a.rollbackDocuments({ operationId, workflowId, documentsDir, safetyBackupId }),
+            ),
+          message: `Restored from safety backup ${safetyBackupId ?? '(none)'}.`,
+        });
+        const documents = await onWorker.run((a) =>
+          a.restoreDocuments({ operationId, workflowId, backupId: input.backupId, documentsDir }),
+        );
+        await record(
+          'restore-documents',
+          'completed',
+          `${documents.files} files in place; the previous tree is kept until the end.`,
+        );
+      } else {
+        await record('restore-documents', 'skipped');
+      }
+    };
+    const loaded = restored;
+    const verifyStep = async (into: RestoreDestination) => {
+      enter('verify');
       await record(
-        'restore-documents',
-        'completed',
-        `${documents.files} files in place; the previous tree is kept until the end.`,
+        'verify',
+        'started',
+        into.database === destination.database ? null : `In "${into.database}".`,
       );
-    } else {
-      await record('restore-documents', 'skipped');
-    }
+      verification = await verifying.verifyRestore({
+        destination: into,
+        mode: options.mode,
+        expected: loaded.expected,
+        manifestTables: prepared.manifestTables,
+      });
+      await record(
+        'verify',
+        'completed',
+        `${verification.tables.length} tables present with the rows of the archive.`,
+      );
+    };
 
-    enter('verify');
-    await record('verify', 'started');
-    verification = await verifying.verifyRestore({
-      destination,
-      mode: options.mode,
-      expected: restored.expected,
-      manifestTables: prepared.manifestTables,
-    });
-    await record(
-      'verify',
-      'completed',
-      `${verification.tables.length} tables present with the rows of the archive.`,
-    );
+    if (swap) {
+      // Checked where it was restored, before it replaces anything.
+      await verifyStep({ ...destination, database: swap.names.incoming });
+      const plan = swap;
+      const oid = incomingOid!;
+      enter('swap');
+      await record(
+        'swap',
+        'started',
+        `"${plan.names.incoming}" takes the place of "${destination.database}".`,
+      );
+      // Pushed before the call: the swap may commit in an attempt whose answer is lost.
+      compensations.push({
+        undo: () => swapping.swapBackRestored({ operationId, destination, swap: plan, incomingOid: oid }),
+        message: 'Swapped back.',
+      });
+      const swapped = await swapping.swapInRestored({
+        operationId,
+        destination,
+        swap: plan,
+        incomingOid: oid,
+        terminateConnections: options.terminateConnections,
+        keepHours: input.keepAsideHours ?? 24,
+      });
+      setAside = { database: swapped.aside, keepUntil: swapped.keepUntil };
+      compensations[0]!.message =
+        `Swapped back: "${destination.database}" is the database as it was before the restore again; ` +
+        `the restored copy was dropped.`;
+      await record(
+        'swap',
+        'completed',
+        `"${destination.database}" is the restored database; the previous one is kept as "${swapped.aside}" until ${swapped.keepUntil}.`,
+      );
+      await restoreDocumentsStep();
+    } else {
+      await restoreDocumentsStep();
+      await verifyStep(destination);
+    }
   } catch (error) {
     awaitingApproval = false;
     const cancelled = isCancellation(error) || approvalExpired;
@@ -396,8 +484,10 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
       safetyBackupId,
       approvedBy,
       restoredTables: restored.expected.length,
-      verification: verification,
+      verification: verification!,
       durationsMs: { database: restored.durationMs },
+      path: swap ? 'swap' : 'in-place',
+      setAside,
     };
     if (safetyBackupId) await bookkeeping.releaseSafetyBackup({ backupId: safetyBackupId });
     if (options.documents && input.documentsDir) {

@@ -1,6 +1,7 @@
 // The destination database: restored from the extracted archive in one transaction, or created and dropped.
 import { Context } from '@temporalio/activity';
 import { mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../../domain/errors.ts';
 import { restoreAttemptDetails, type RestoreAttemptDetails } from '../../domain/restore/failure.ts';
@@ -17,7 +18,9 @@ import { findRestoreTools } from '../../postgres/binaries.ts';
 import { createMarkedDatabase, dropMarkedDatabase, type MarkedDatabase } from '../../postgres/databases.ts';
 import { inspectDestination } from '../../postgres/inspect.ts';
 import { readToc, runRestore } from '../../postgres/pg-restore.ts';
-import { endDestinationSessions } from '../../postgres/sessions.ts';
+import { runParallelRestore } from '../../postgres/pg-restore-parallel.ts';
+import { withClient } from '../../postgres/client.ts';
+import { endDestinationSessions, terminateSessions } from '../../postgres/sessions.ts';
 import { restoreProgressSignal } from '../../workflows/restore-messages.ts';
 import type { ActivityDeps } from '../deps.ts';
 import { startPulse } from '../pulse.ts';
@@ -32,6 +35,11 @@ export interface RestoreDatabaseRequest {
   options: RestoreOptions;
   /** `rollback` restores the safety backup after a failure: progress goes to the rollback step. */
   purpose: 'restore' | 'rollback';
+  /**
+   * A restore by swap: the empty database beside the destination that the dump is restored into, with
+   * pg_restore's parallel jobs, instead of the destination itself in one transaction.
+   */
+  incoming?: string | undefined;
 }
 
 export interface RestoredDatabase {
@@ -46,6 +54,9 @@ interface CreatedDatabaseRequest {
   operationId: string;
   destination: RestoreDestination;
 }
+
+/** pg_restore's parallel jobs in a restore by swap: one per core, at most 4 (the server does the work). */
+const restoreJobs = () => Math.max(1, Math.min(4, availableParallelism()));
 
 export function createDatabaseRestoreActivities(deps: ActivityDeps, archives: ArchiveCache) {
   /** The database a restore into a new database creates, marked with a comment naming the operation. */
@@ -72,6 +83,7 @@ export function createDatabaseRestoreActivities(deps: ActivityDeps, archives: Ar
       const { options } = request;
       const context = Context.current();
       const step: RestoreStep = request.purpose === 'rollback' ? 'rollback' : 'restore-database';
+      // Bytes of SQL relayed in one transaction; entries of the table of contents done in a parallel restore.
       let bytes = 0;
       let dumpBytes = 1;
       let currentTable: string | null = null;
@@ -106,11 +118,14 @@ export function createDatabaseRestoreActivities(deps: ActivityDeps, archives: Ar
         await rm(dumpFile, { force: true });
         await symlink(dumpFileOf(archive), dumpFile);
         dumpBytes = Math.max(1, (await stat(dumpFile)).size);
-        const state = await inspectDestination(target.connection, request.destination.database, password, []);
+        const into = request.incoming ?? request.destination.database;
+        const state = await inspectDestination(target.connection, into, password, []);
         if (!state.exists) {
-          throw new LifeboatError('NOT_FOUND', `Database "${request.destination.database}" does not exist.`);
+          throw new LifeboatError('NOT_FOUND', `Database "${into}" does not exist.`);
         }
-        await endDestinationSessions(connection, password, applicationName, options.terminateConnections);
+        if (!request.incoming) {
+          await endDestinationSessions(connection, password, applicationName, options.terminateConnections);
+        }
         const tools = await findRestoreTools(
           deps.pgBinDirs,
           state.serverVersionNum,
@@ -129,27 +144,55 @@ export function createDatabaseRestoreActivities(deps: ActivityDeps, archives: Ar
           await writeFile(listFile, plan.listIds.map((id) => `${id};\n`).join(''), { mode: 0o600 });
         }
         let expected: ExpectedTable[] = [];
-        const run = await runRestore({
-          tools,
-          dumpFile,
-          selectArgs: plan.selectArgs,
-          connection,
-          password,
-          applicationName,
-          prelude: plan.prelude,
-          epilogue: (counted) => {
-            expected = plan.expected(counted);
-            return checkRestoredSql(expected);
-          },
-          signal: context.cancellationSignal,
-          onProgress: (total, table) => {
-            bytes = total;
-            currentTable = table ? qualifiedName(table) : null;
-          },
-        });
+        let sqlBytes = (await stat(dumpFile)).size;
+        if (request.incoming) {
+          dumpBytes = Math.max(1, toc.entries.length + toc.dataEntries.length);
+          const incoming = { ...connection, database: request.incoming };
+          // An earlier attempt's pg_restore may have left sessions and half a database: both go first.
+          await withClient(incoming, password, 'lifeboat-restore-cleanup', async (client) => {
+            await terminateSessions(client, applicationName);
+            await client.query(plan.prelude);
+          });
+          const run = await runParallelRestore({
+            tools,
+            dumpFile,
+            selectArgs: plan.selectArgs,
+            jobs: restoreJobs(),
+            connection: incoming,
+            password,
+            applicationName,
+            entries: dumpBytes,
+            signal: context.cancellationSignal,
+            onProgress: (done, table) => {
+              bytes = done;
+              currentTable = table ? qualifiedName(table) : null;
+            },
+          });
+          expected = plan.expected(run.counted);
+        } else {
+          const run = await runRestore({
+            tools,
+            dumpFile,
+            selectArgs: plan.selectArgs,
+            connection,
+            password,
+            applicationName,
+            prelude: plan.prelude,
+            epilogue: (counted) => {
+              expected = plan.expected(counted);
+              return checkRestoredSql(expected);
+            },
+            signal: context.cancellationSignal,
+            onProgress: (total, table) => {
+              bytes = total;
+              currentTable = table ? qualifiedName(table) : null;
+            },
+          });
+          sqlBytes = run.bytes;
+        }
         return {
           expected,
-          bytes: run.bytes,
+          bytes: sqlBytes,
           durationMs: Date.now() - startedMs,
           pgRestoreVersion: tools.version,
         };

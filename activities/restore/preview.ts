@@ -31,6 +31,7 @@ import type { ActivityDeps } from '../deps.ts';
 import { startPulse } from '../pulse.ts';
 import { checkId, destinationAccess, identities, requireSafetyBackupKey } from './access.ts';
 import { dumpFileOf, previewHolder, type ArchiveCache } from './archive-cache.ts';
+import { decideRestorePath } from './swap.ts';
 
 export interface DescribeRestoreRequest {
   previewId: string;
@@ -142,7 +143,14 @@ export function createRestorePreviewActivities(deps: ActivityDeps, archives: Arc
           destinationDocumentFiles: documentsNow ?? 0,
           backupDocumentFiles: manifest.documents?.fileCount ?? 0,
         });
-        const safetyBackup = needsSafetyBackup(request.destination);
+        const chosen = await decideRestorePath(deps, {
+          operationId: request.previewId,
+          backupId: backup.id,
+          destination: request.destination,
+          options: request.options,
+        });
+        // The swap keeps the database aside on its server instead: no dump-based safety backup.
+        const safetyBackup = chosen.path === 'in-place' && needsSafetyBackup(request.destination);
         const preview: RestorePreview = {
           backup: {
             id: backup.id,
@@ -180,6 +188,7 @@ export function createRestorePreviewActivities(deps: ActivityDeps, archives: Arc
           }),
           sequences: selection?.sequences ?? [],
           safetyBackup,
+          path: { kind: chosen.path, reasons: chosen.reasons },
           warnings,
           estimatedDurationMs: estimateRestoreDurationMs({
             archiveBytes: backup.sizeBytes ?? 0,

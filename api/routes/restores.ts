@@ -4,6 +4,7 @@ import { listRestoreOperations } from '../../catalog/restores.ts';
 import { systemDatabases } from '../../domain/access-policy.ts';
 import { LifeboatError } from '../../domain/errors.ts';
 import { restoreModes, tableNamePattern } from '../../domain/restore/options.ts';
+import { restoreMethods } from '../../domain/restore/swap.ts';
 import { storableText, textMatching } from '../../domain/text.ts';
 import {
   approveRestore,
@@ -63,6 +64,12 @@ const restoreFields = {
     .boolean()
     .optional()
     .openapi({ description: 'End other sessions on the destination database first' }),
+  method: z.enum(restoreMethods).optional().openapi({
+    description:
+      'How a full restore into a target replaces its database. auto (default): restored beside it, checked, ' +
+      'then swapped in, the old one kept aside as the safety copy, where the server allows it; in place ' +
+      'otherwise. swap: only by swap (409 when it cannot). in-place: one transaction after a safety backup.',
+  }),
   identity: storableText({ min: 1, max: 1000 })
     .optional()
     .openapi({ description: 'age identity (private key) for an encrypted backup; never stored in clear' }),
@@ -130,6 +137,9 @@ const previewSchema = z
     tables: z.array(tableSchema),
     sequences: z.array(tableSchema),
     safetyBackup: z.boolean(),
+    path: z
+      .object({ kind: z.enum(['swap', 'in-place']), reasons: z.array(z.string()) })
+      .openapi({ description: 'How the restore replaces the database, and why' }),
     warnings: z.array(
       z.object({ code: z.string(), message: z.string(), objects: z.array(z.string()).optional() }),
     ),

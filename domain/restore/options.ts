@@ -1,5 +1,6 @@
 // A restore request in domain terms: modes, table names, options, the token binding and the lock key.
 import { jsWhitespace } from '../pattern-parts.ts';
+import type { RestoreMethod } from './swap.ts';
 
 export const restoreModes = ['full', 'schema-only', 'data-only', 'tables'] as const;
 export type RestoreMode = (typeof restoreModes)[number];
@@ -31,6 +32,11 @@ export interface RestoreOptions {
   noOwner: boolean;
   /** End other sessions on the destination database before the restore takes its locks. */
   terminateConnections: boolean;
+  /**
+   * How a full restore into a target replaces its database: `auto` by swap where the server allows it.
+   * Absent in restores asked for before swaps existed, which run in place.
+   */
+  method?: RestoreMethod | undefined;
 }
 
 export interface RestoreRequestOptions {
@@ -39,6 +45,7 @@ export interface RestoreRequestOptions {
   documents?: boolean | undefined;
   noOwner?: boolean | undefined;
   terminateConnections?: boolean | undefined;
+  method?: RestoreMethod | undefined;
 }
 
 /**
@@ -201,6 +208,7 @@ export function resolveRestoreOptions(
       documents: request.documents ?? (request.mode === 'full' && documentsPossible),
       noOwner: request.noOwner ?? false,
       terminateConnections: request.terminateConnections ?? false,
+      method: request.method ?? 'auto',
     },
   };
 }
@@ -238,6 +246,7 @@ export function confirmationBinding(
     options.documents,
     options.noOwner,
     options.terminateConnections,
+    options.method ?? 'in-place',
   ]);
 }
 

@@ -8,6 +8,7 @@ import {
   type RestoreOptions,
   type TableName,
 } from './options.ts';
+import type { RestorePath } from './swap.ts';
 import type { TableSelection, TocEntry } from './toc.ts';
 
 /** What a person sees before confirming a restore, from the archive and the destination as they are. */
@@ -42,6 +43,8 @@ export interface RestorePreview {
   tables: PreviewTable[];
   sequences: TableName[];
   safetyBackup: boolean;
+  /** How the restore replaces the database, and why: by swap, or in place. */
+  path: { kind: RestorePath; reasons: string[] };
   warnings: RestoreWarning[];
   estimatedDurationMs: number;
 }

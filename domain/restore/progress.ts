@@ -8,6 +8,7 @@ export const restoreSteps = [
   'restore-database',
   'restore-documents',
   'verify',
+  'swap',
   'finish',
   'rollback',
   'done',
@@ -40,7 +41,8 @@ const stepRange: Record<RestoreStep, [number, number]> = {
   'safety-backup': [11, 30],
   'restore-database': [30, 80],
   'restore-documents': [80, 88],
-  verify: [88, 97],
+  verify: [88, 95],
+  swap: [95, 97],
   finish: [97, 100],
   // A rollback starts over: it is a restore of the safety backup.
   rollback: [0, 100],

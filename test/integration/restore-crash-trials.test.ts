@@ -5,6 +5,7 @@
 // identical file by file; and the history must show that the kill interrupted the step (a later attempt).
 // Once more with the worker killed inside the database restore and never coming back: another worker takes
 // the step over.
+// They run in place (method in-place); restore-swap-crash.test.ts kills a restore by swap inside its swap.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -219,7 +220,7 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
     await changeTarget();
     const launch = launchOptions(`rtrial-${randomBytes(3).toString('hex')}`);
     const previewer = await startWorkerProcess(launch);
-    const previewed = await preview(api, backupId, { mode: 'full' });
+    const previewed = await preview(api, backupId, { mode: 'full', method: 'in-place' });
     // Restarted after its preview, the worker holds no extraction in memory: validate fetches, verifies and
     // extracts the archive itself, which takes long enough for the kill to land inside it.
     await killWorkerProcess(previewer);
@@ -228,7 +229,7 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
       'POST',
       `/api/admin/backups/${backupId}/restore`,
       {
-        body: { mode: 'full', confirmationToken: previewed.confirmationToken },
+        body: { mode: 'full', method: 'in-place', confirmationToken: previewed.confirmationToken },
       },
     );
     expect(started.status, JSON.stringify(started.body)).toBe(202);
@@ -245,7 +246,7 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
     await changeTarget();
     const launch = launchOptions(`rtrial-${randomBytes(3).toString('hex')}`);
     const first = await startWorkerProcess(launch);
-    const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+    const { operationId } = await startRestore(api, backupId, { mode: 'full', method: 'in-place' });
     const workflowId = await workflowOf(operationId);
     const child = await safetyBackupWorkflow(workflowId);
     await runningOf(child, 'dumpDatabase');
@@ -269,7 +270,7 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
     const blocker = await session();
     try {
       await blocker.query('lock table sales.customers in access share mode');
-      const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+      const { operationId } = await startRestore(api, backupId, { mode: 'full', method: 'in-place' });
       const restoring = `lifeboat-restore-${operationId}`;
       const firstPid = await waitForLockWaiter(database, restoring, { what: 'the first restore session' });
       await killWorkerProcess(first);
@@ -294,7 +295,7 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
     const b = await session();
     try {
       await a.query('lock table public.blobs in access share mode');
-      const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+      const { operationId } = await startRestore(api, backupId, { mode: 'full', method: 'in-place' });
       const workflowId = await workflowOf(operationId);
       await waitForLockWaiter(database, `lifeboat-restore-${operationId}`, { what: 'the restore to queue' });
       const locked = b.query('lock table public.blobs in access exclusive mode');
@@ -327,7 +328,7 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
     const c = await session();
     try {
       await a.query('lock table public.blobs in access share mode');
-      const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+      const { operationId } = await startRestore(api, backupId, { mode: 'full', method: 'in-place' });
       const workflowId = await workflowOf(operationId);
       const restoring = `lifeboat-restore-${operationId}`;
       await waitForLockWaiter(database, restoring, { what: 'the restore to queue' });
@@ -391,7 +392,7 @@ describe('a worker SIGKILLed inside a restore step that never comes back', () =>
     const blocker = await session();
     try {
       await blocker.query('lock table sales.customers in access share mode');
-      const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+      const { operationId } = await startRestore(api, backupId, { mode: 'full', method: 'in-place' });
       const workflowId = await workflowOf(operationId);
       await waitForLockWaiter(database, `lifeboat-restore-${operationId}`, { what: 'the restore to queue' });
       const identity = await workerRunning(workflowId, 'restoreDatabase');

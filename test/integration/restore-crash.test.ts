@@ -45,7 +45,7 @@ describe('a worker killed during a restore', () => {
     await blocker.connect();
     try {
       await blocker.query('begin; select count(*) from sales.customers');
-      const { operationId } = await startRestore(api, backupId, { mode: 'full' });
+      const { operationId } = await startRestore(api, backupId, { mode: 'full', method: 'in-place' });
       const session = `lifeboat-restore-${operationId}`;
       const firstPid = await waitForLockWaiter(database, session, {
         timeoutMs: 60_000,

@@ -1,6 +1,7 @@
 // Restores that must not change anything, or must undo what they changed: a flipped byte in the archive,
 // a dump needing a role the server lacks, pg_restore killed, a cancellation before and after the commit,
 // and a second restore of the same database. Each ends with the target byte for byte as before.
+// Restores here run in place (method in-place); restore-swap*.test.ts covers the restore by swap.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -78,7 +79,7 @@ async function restoreBehindLock(
 ): Promise<string> {
   const lock = await holdLock(database, 'select count(*) from sales.customers');
   try {
-    const { operationId } = await startRestore(s.api, backupId, { mode: 'full' });
+    const { operationId } = await startRestore(s.api, backupId, { mode: 'full', method: 'in-place' });
     await waitForLockedRestore(database, operationId);
     await whileQueued(operationId);
     return operationId;
@@ -94,7 +95,7 @@ describe('a flipped byte in the archive', () => {
     });
     const before = await snapshot(database);
     const documentsBefore = documentsSnapshot(documentsDir!);
-    const confirmed = await preview(s.api, backupId, { mode: 'full' });
+    const confirmed = await preview(s.api, backupId, { mode: 'full', method: 'in-place' });
 
     const backup = await getBackup(s.db, backupId);
     const archive = path.join(s.storageDir, backup.storageKey!);
@@ -105,7 +106,7 @@ describe('a flipped byte in the archive', () => {
     const refused = await s.api.json<{ error: { code: string } }>(
       'POST',
       `/api/admin/backups/${backupId}/restore/preview`,
-      { body: { mode: 'full' } },
+      { body: { mode: 'full', method: 'in-place' } },
     );
     expect(refused).toMatchObject({ status: 422, body: { error: { code: 'CHECKSUM_MISMATCH' } } });
 
@@ -113,7 +114,7 @@ describe('a flipped byte in the archive', () => {
       'POST',
       `/api/admin/backups/${backupId}/restore`,
       {
-        body: { mode: 'full', confirmationToken: confirmed.confirmationToken },
+        body: { mode: 'full', method: 'in-place', confirmationToken: confirmed.confirmationToken },
       },
     );
     expect(started.status).toBe(202);
@@ -153,7 +154,7 @@ describe('a restore that fails midway', () => {
     );
     const before = await snapshot(database);
 
-    const { operationId, preview: previewed } = await startRestore(s.api, backupId, { mode: 'full' });
+    const { operationId, preview: previewed } = await startRestore(s.api, backupId, { mode: 'full', method: 'in-place' });
     expect(previewed.warnings.find((w) => w.code === 'missing-roles')?.objects).toEqual([role]);
     const ended = await waitForRestore(s.api, operationId);
     expect(ended).toMatchObject({ status: 'failed', errorCode: 'PG_RESTORE_FAILED' });
@@ -228,7 +229,7 @@ describe('cancelling a restore', () => {
     await second.connect();
     let operationId: string;
     try {
-      ({ operationId } = await startRestore(s.api, backupId, { mode: 'full' }));
+      ({ operationId } = await startRestore(s.api, backupId, { mode: 'full', method: 'in-place' }));
       await waitForLockedRestore(database, operationId);
       await second.query('begin');
       const secondPid = (await second.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;

@@ -33,7 +33,7 @@ beforeAll(async () => {
 });
 
 describe('a full restore into the same target', () => {
-  it('makes the database and its documents exactly the backup again, after a safety backup', async () => {
+  it('in place: makes the database and its documents exactly the backup again, after a safety backup', async () => {
     await sql(
       source.database,
       `create table public.added_later (id serial primary key, body text);
@@ -51,7 +51,10 @@ describe('a full restore into the same target', () => {
     const before = await snapshot(source.database);
     expect(before.hashes).not.toEqual(atBackup.hashes);
 
-    const { operationId, preview } = await startRestore(s.api, source.backupId, { mode: 'full' });
+    const { operationId, preview } = await startRestore(s.api, source.backupId, {
+      mode: 'full',
+      method: 'in-place',
+    });
     expect(preview.safetyBackup).toBe(true);
     expect(preview.estimatedDurationMs).toBeGreaterThan(0);
     expect(preview.backup.id).toBe(source.backupId);
@@ -89,6 +92,36 @@ describe('a full restore into the same target', () => {
     expect(safety).toMatchObject({ trigger: 'pre_restore', status: 'completed', protected: false });
     expect(safety.targetId).toBe(source.target.id);
     expect(existsSync(path.join(s.workDir, `restore-${operationId}`))).toBe(false);
+  });
+
+  it('by swap: makes the database and its documents exactly the backup again, the old one kept aside', async () => {
+    await sql(source.database, `delete from sales.orders where id > 100; create table public.later (id int)`);
+    writeFileSync(path.join(documentsDir, 'readme.txt'), 'overwritten again');
+    const { operationId, preview } = await startRestore(s.api, source.backupId, {
+      mode: 'full',
+      terminateConnections: true,
+    });
+    expect(preview.safetyBackup).toBe(false);
+    const ended = await waitForRestore(s.api, operationId);
+    expect(ended).toMatchObject({
+      status: 'completed',
+      errorCode: null,
+      rollback: null,
+      safetyBackupId: null,
+    });
+    expect(await snapshot(source.database)).toEqual(atBackup);
+    expect(documentsSnapshot(documentsDir)).toEqual(documentsAtBackup);
+    const completed = ended.steps.filter((step) => step.status === 'completed').map((step) => step.step);
+    expect(completed.join(' > ')).toBe(
+      'validate > lock > restore-database > verify > swap > restore-documents > finish',
+    );
+    const { setAside } = ended.result as { setAside: { database: string } };
+    const [kept] = await sql<{ datname: string }>(
+      'postgres',
+      'select datname from pg_database where datname = $1',
+      [setAside.database],
+    );
+    expect(kept?.datname).toBe(setAside.database);
   });
 });
 
