@@ -56,7 +56,12 @@ export const settingsSchema = z
     /** Days a deleted backup stays in the trash, restorable, before the retention sweep removes it. */
     deleteGraceDays: z.number().int().min(minDeleteGraceDays).max(3650).default(7),
     /** Hours a restore by swap keeps the database it replaced, as the safety copy, before it is dropped. */
-    safetyRetentionHours: z.number().int().min(1).max(24 * 90).default(24),
+    safetyRetentionHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 90)
+      .default(24),
   })
   .strict();
 

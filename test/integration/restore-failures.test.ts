@@ -154,7 +154,10 @@ describe('a restore that fails midway', () => {
     );
     const before = await snapshot(database);
 
-    const { operationId, preview: previewed } = await startRestore(s.api, backupId, { mode: 'full', method: 'in-place' });
+    const { operationId, preview: previewed } = await startRestore(s.api, backupId, {
+      mode: 'full',
+      method: 'in-place',
+    });
     expect(previewed.warnings.find((w) => w.code === 'missing-roles')?.objects).toEqual([role]);
     const ended = await waitForRestore(s.api, operationId);
     expect(ended).toMatchObject({ status: 'failed', errorCode: 'PG_RESTORE_FAILED' });
