@@ -64,12 +64,15 @@ const restoreFields = {
     .boolean()
     .optional()
     .openapi({ description: 'End other sessions on the destination database first' }),
-  method: z.enum(restoreMethods).optional().openapi({
-    description:
-      'How a full restore into a target replaces its database. auto (default): restored beside it, checked, ' +
-      'then swapped in, the old one kept aside as the safety copy, where the server allows it; in place ' +
-      'otherwise. swap: only by swap (409 when it cannot). in-place: one transaction after a safety backup.',
-  }),
+  method: z
+    .enum(restoreMethods)
+    .optional()
+    .openapi({
+      description:
+        'How a full restore into a target replaces its database. auto (default): restored beside it, checked, ' +
+        'then swapped in, the old one kept aside as the safety copy, where the server allows it; in place ' +
+        'otherwise. swap: only by swap (409 when it cannot). in-place: one transaction after a safety backup.',
+    }),
   identity: storableText({ min: 1, max: 1000 })
     .optional()
     .openapi({ description: 'age identity (private key) for an encrypted backup; never stored in clear' }),
