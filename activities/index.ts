@@ -11,6 +11,7 @@ import { createDatabaseRestoreActivities } from './restore/database.ts';
 import { createDocumentRestoreActivities } from './restore/documents.ts';
 import { createRestorePreviewActivities } from './restore/preview.ts';
 import { createSwapRestoreActivities } from './restore/swap.ts';
+import { createDrillActivities } from './drill.ts';
 import { createRestoreVerifyActivities } from './restore/verify.ts';
 import { createNotifyActivities } from './notify.ts';
 import { createRetentionActivities } from './retention.ts';
@@ -74,6 +75,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDocumentRestoreActivities(deps, archives),
     ...createRestoreVerifyActivities(deps),
     ...createSwapRestoreActivities(deps),
+    ...createDrillActivities(deps),
     ...createRestorePreviewActivities(deps, archives),
     ...createNotifyActivities(deps),
   });

@@ -11,6 +11,7 @@ import type { ApiDeps, AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { eventRoutes } from './routes/events.ts';
+import { backupDrillRoutes, drillRoutes, restorabilityRoutes } from './routes/drills.ts';
 import { adminHealthRoutes } from './routes/admin-health.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notificationRoutes } from './routes/notifications.ts';
@@ -96,7 +97,9 @@ export function createApp(deps: ApiDeps) {
       })(c, next);
     },
   );
+  app.route('/api/admin/targets', restorabilityRoutes(deps));
   app.route('/api/admin/targets', targetRoutes(deps));
+  app.route('/api/admin/drills', drillRoutes(deps));
   app.route('/api/admin/events', eventRoutes(deps.events ?? createCatalogLiveEventHub(deps.db)));
   // Fixed paths under /backups come before /backups/:id, which would otherwise claim them.
   app.route('/api/admin/backups/schedules', scheduleRoutes(deps));
@@ -105,6 +108,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/admin/backups/storage', storageRoutes(deps));
   app.route('/api/admin/backups/upload', uploadRoutes(deps));
   app.route('/api/admin/backups/stats', statsRoutes(deps));
+  app.route('/api/admin/backups', backupDrillRoutes(deps));
   app.route('/api/admin/backups', backupRestoreRoutes(deps));
   app.route('/api/admin/backups', backupRoutes(deps));
   app.route('/api/admin/restores', restoreRoutes(deps));

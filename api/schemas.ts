@@ -126,6 +126,25 @@ export const backupSchema = z
       )
       .optional(),
     warnings: z.array(z.string()).optional(),
+    verification: z
+      .object({
+        status: z.enum(['passed', 'failed', 'error']),
+        verifiedAt: z.string(),
+        drillId: z.string(),
+        checks: z.array(
+          z.object({
+            name: z.string(),
+            label: z.string().optional(),
+            status: z.enum(['passed', 'failed', 'skipped']),
+            detail: z.string(),
+            durationMs: z.number(),
+          }),
+        ),
+        rtoSeconds: z.number().nullable(),
+      })
+      .nullable()
+      .optional()
+      .openapi({ description: 'The outcome of its newest finished restore drill; null when never drilled' }),
   })
   .openapi('Backup');
 

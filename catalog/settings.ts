@@ -6,6 +6,7 @@ import type { EnvNamePolicy } from '../domain/access-policy.ts';
 import { retentionOverridesSchema, retentionPolicySchema } from '../domain/retention.ts';
 import { storageUrlSchema } from '../domain/storage-url-pattern.ts';
 import { storageUrlProblem } from '../domain/storage-url.ts';
+import { assertionOperators } from '../domain/drill/checks.ts';
 import { storableText } from '../domain/text.ts';
 
 /**
@@ -31,6 +32,43 @@ const restoreApprovalSchema = z
   .strict();
 
 export type RestoreApproval = z.infer<typeof restoreApprovalSchema>;
+
+const drillAssertionSchema = z
+  .object({
+    name: storableText({ min: 1, max: 200 }),
+    sql: storableText({ min: 1, max: 10_000 }),
+    operator: z.enum(assertionOperators).optional(),
+    value: z.number().optional(),
+    withinHoursOfBackup: z
+      .number()
+      .positive()
+      .max(24 * 3650)
+      .optional(),
+  })
+  .strict();
+
+const drillSettingsSchema = z
+  .object({
+    /** The drill server: a registered target (name or id) on whose server drills restore; null: no drills. */
+    server: storableText({ min: 1 }).nullable().default(null),
+    /** A drill server per target (target name → drill server target), over `server`. */
+    servers: z.record(storableText({ min: 1 }), storableText({ min: 1 })).default({}),
+    /** Drill every backup once it completes, up to `afterBackupMaxBytes` of archive. */
+    afterBackup: z.boolean().default(true),
+    afterBackupMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(2 * 1024 ** 3),
+    /** Drills at a time on one drill server; the others wait their turn. */
+    concurrency: z.number().int().min(1).max(16).default(1),
+    /** SQL assertions per target name, checked in every drill of its backups. */
+    assertions: z.record(storableText({ min: 1 }), z.array(drillAssertionSchema).max(50)).default({}),
+  })
+  .strict();
+
+export type DrillSettings = z.infer<typeof drillSettingsSchema>;
 
 export const settingsSchema = z
   .object({
@@ -62,6 +100,8 @@ export const settingsSchema = z
       .min(1)
       .max(24 * 90)
       .default(24),
+    /** Restore drills: where they run, when, and what they assert. */
+    drills: drillSettingsSchema.default(drillSettingsSchema.parse({})),
   })
   .strict();
 
@@ -105,6 +145,7 @@ export function settingsPatchSchemaFor(storageEnv?: EnvNamePolicy): z.ZodType<Se
         defaultStorageUrl: storageUrlSchema(storageEnv).nullable(),
         retention: retentionOverridesSchema,
         restoreApproval: z.object(withoutDefaults(restoreApprovalSchema.shape)).partial().strict(),
+        drills: z.object(withoutDefaults(drillSettingsSchema.shape)).partial().strict(),
       }),
     )
     .partial()
@@ -112,7 +153,9 @@ export function settingsPatchSchemaFor(storageEnv?: EnvNamePolicy): z.ZodType<Se
 }
 
 export type SettingsPatch = {
-  [K in keyof Settings]?: K extends 'retention' | 'restoreApproval' ? Partial<Settings[K]> : Settings[K];
+  [K in keyof Settings]?: K extends 'retention' | 'restoreApproval' | 'drills'
+    ? Partial<Settings[K]>
+    : Settings[K];
 };
 
 /**
@@ -158,11 +201,12 @@ export async function updateSettings(
     );
     const { rows } = await client.query<{ value: unknown }>('select value from settings where id for update');
     const current = inEffect(storedSettingsSchema.parse(rows[0]?.value ?? {}), now);
-    const { retention, restoreApproval, ...plain } = patch;
+    const { retention, restoreApproval, drills, ...plain } = patch;
     let next: StoredSettings = {
       ...current,
       ...plain,
       retention: retentionPolicySchema.parse({ ...current.retention, ...retention }),
+      drills: drillSettingsSchema.parse({ ...current.drills, ...drills }),
     };
     if (restoreApproval) {
       const requested = { ...current.restoreApproval, ...restoreApproval };

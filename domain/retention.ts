@@ -7,7 +7,16 @@ import { createZone, isComputableTimeZone, isoWeek, timeZoneSchema, type Zone } 
 export const tiers = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type Tier = (typeof tiers)[number];
 export type KeepReason =
-  Tier | `oldest ${Tier}` | 'within' | 'protected' | 'running' | 'newest' | 'safety' | 'recent failure';
+  | Tier
+  | `oldest ${Tier}`
+  | 'within'
+  | 'protected'
+  | 'running'
+  | 'newest'
+  | 'verified'
+  | 'unverified'
+  | 'safety'
+  | 'recent failure';
 
 /**
  * How many a tier keeps: -1 for unlimited, else at most `maxTierCount` (an hourly tier that large
@@ -87,6 +96,8 @@ export interface RetentionCandidate {
   sizeBytes: number;
   /** `pre_restore` marks a safety backup. */
   trigger: string;
+  /** Whether a drill proved it restorable; left out when the target has no drills. */
+  verified?: boolean | undefined;
 }
 
 export interface KeptBackup {
@@ -242,6 +253,10 @@ export function planRetention(
     if (backup.status === 'running') keep(backup, 'running');
   }
   if (regular[0]) keep(regular[0], 'newest');
+  // With drills: the newest backup a drill proved always stays, and an unproven newest one says so.
+  const newestVerified = regular.find((backup) => backup.verified === true);
+  if (newestVerified) keep(newestVerified, 'verified');
+  if (regular[0] && regular[0].verified === false) keep(regular[0], 'unverified');
 
   for (const backup of sorted) {
     const ageMs = now.getTime() - backup.time.getTime();
@@ -262,7 +277,9 @@ export function planRetention(
 
   if (policy.maxTotalBytes !== null) {
     const guarded = (id: string) =>
-      reasons.get(id)?.some((r) => r === 'protected' || r === 'running' || r === 'newest');
+      reasons
+        .get(id)
+        ?.some((r) => r === 'protected' || r === 'running' || r === 'newest' || r === 'verified');
     let total = sorted
       .filter((b) => reasons.has(b.id) && b.status === 'completed')
       .reduce((sum, b) => sum + b.sizeBytes, 0);

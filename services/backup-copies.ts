@@ -129,7 +129,9 @@ export async function fetchBackupArchive(
     backupId: string;
     file: string;
     identities?: readonly string[];
-    onBytes?: (bytes: number) => void;
+    onBytes?: ((bytes: number) => void) | undefined;
+    /** Read only the copy stored here (a drill proving one destination); default every copy in turn. */
+    copyUrl?: string | undefined;
   },
 ): Promise<{ sizeBytes: number; sha256: string }> {
   const backup = await getBackup(deps.db, request.backupId);
@@ -143,7 +145,10 @@ export async function fetchBackupArchive(
   }
   const problems: string[] = [];
   let mismatch = false;
-  for (const place of await completedCopies(deps.db, backup)) {
+  const places = (await completedCopies(deps.db, backup)).filter(
+    (place) => request.copyUrl === undefined || place.storageUrl === request.copyUrl,
+  );
+  for (const place of places) {
     const stored = hashing(request.onBytes);
     try {
       const source = await deps.storages.open(place.storageUrl).get(place.storageKey);

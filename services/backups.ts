@@ -26,6 +26,7 @@ import type { backupWorkflow, BackupWorkflowInput } from '../workflows/backup.ts
 import { progressQuery, recordedUpdate } from '../workflows/messages.ts';
 import { removeAllCopies } from './backup-copies.ts';
 import type { ServiceDeps } from './deps.ts';
+import { withVerification, type Verification } from './drills.ts';
 import { queryWithin } from './live-progress.ts';
 
 export interface BackupOrder {
@@ -101,6 +102,8 @@ export interface BackupDetail extends Backup {
   warnings: string[];
   /** Live progress while it runs; null when it ended or cannot answer in time. */
   progress: BackupProgress | null;
+  /** Its newest finished restore drill; null when it was never drilled. */
+  verification: Verification | null;
 }
 
 /** One warning per failed copy, each saying how many of the destinations hold the backup. */
@@ -122,7 +125,8 @@ export async function describeBackup(deps: ServiceDeps, id: string): Promise<Bac
   const warnings = copyWarnings(copies);
   const progress =
     backup.status === 'running' ? await queryWithin(deps, backup.workflowId, progressQuery) : null;
-  return { ...backup, copies, warnings, progress };
+  const [verified] = await withVerification(deps.db, [backup]);
+  return { ...verified!, copies, warnings, progress };
 }
 
 /** Asks a running backup's workflow to cancel; the workflow cleans up and records the ending. */

@@ -2,6 +2,7 @@
 // named as the pgbackrest and barman exporters name theirs, plus the process's own metrics.
 import type pg from 'pg';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { drillMetricsByTarget } from '../catalog/drills.ts';
 import {
   backupCopyCounts,
   finishedBackupCounts,
@@ -27,6 +28,8 @@ export interface MetricsSnapshot {
   storage: { destinations: { url: string; bytes: number }[]; maxStorageBytes: number | null };
   restores: { target: string; status: string; count: number }[];
   lastRestores: { target: string; finishedAt: string; durationMs: number }[];
+  /** Per target, the newest drill that passed. */
+  drills: { targetName: string; lastSuccessAt: string | null; lastRtoSeconds: number | null }[];
   /** Null when no source is wired, or when it did not answer. */
   notificationFailures: { channel: string; failed: number }[] | null;
 }
@@ -40,13 +43,14 @@ export async function readMetricsSnapshot(
   notifications: NotificationFailureCounts | undefined = failedDeliveriesByChannel,
 ): Promise<MetricsSnapshot> {
   const settings = await getSettings(db);
-  const [targets, backups, copies, storage, restores, lastRestores] = await Promise.all([
+  const [targets, backups, copies, storage, restores, lastRestores, drills] = await Promise.all([
     targetSummaries(db, null),
     finishedBackupCounts(db),
     backupCopyCounts(db),
     storageStats(db, settings.maxStorageBytes),
     finishedRestoreCounts(db),
     lastRestoreSuccesses(db),
+    drillMetricsByTarget(db),
   ]);
   let notificationFailures: MetricsSnapshot['notificationFailures'] = null;
   if (notifications) {
@@ -66,6 +70,7 @@ export async function readMetricsSnapshot(
     },
     restores,
     lastRestores,
+    drills,
     notificationFailures,
   };
 }
@@ -259,6 +264,26 @@ export function createMetrics(
     'How long the newest completed restore into the target ran.',
     ['target'],
     (s) => s.lastRestores.map(({ target, durationMs }) => ({ labels: { target }, value: durationMs / 1000 })),
+  );
+  fromCatalog(
+    Gauge,
+    'lifeboat_drill_last_success_timestamp_seconds',
+    'When the newest restore drill of a backup of the target that passed finished, in Unix seconds.',
+    ['target'],
+    (s) =>
+      s.drills
+        .filter((drill) => drill.lastSuccessAt !== null)
+        .map((drill) => ({ labels: { target: drill.targetName }, value: seconds(drill.lastSuccessAt!) })),
+  );
+  fromCatalog(
+    Gauge,
+    'lifeboat_drill_last_rto_seconds',
+    'The restore time (fetch, unpack, restore) the newest passed drill of the target measured.',
+    ['target'],
+    (s) =>
+      s.drills
+        .filter((drill) => drill.lastRtoSeconds !== null)
+        .map((drill) => ({ labels: { target: drill.targetName }, value: drill.lastRtoSeconds! })),
   );
   fromCatalog(
     Counter,

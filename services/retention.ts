@@ -10,6 +10,7 @@ import {
   markDeletionFailed,
   recordRetentionCategories,
 } from '../catalog/retention.ts';
+import { verifiedBackupIds } from '../catalog/drills.ts';
 import { getSettings } from '../catalog/settings.ts';
 import { getTarget, listTargets } from '../catalog/targets.ts';
 import {
@@ -41,8 +42,17 @@ export async function planTarget(
   policy?: RetentionPolicy,
 ): Promise<{ plan: RetentionPlan; policy: RetentionPolicy }> {
   const target = await getTarget(db, targetId);
-  const effective = policy ?? effectivePolicy((await getSettings(db)).retention, target.retention);
+  const settings = await getSettings(db);
+  const effective = policy ?? effectivePolicy(settings.retention, target.retention);
   const rows = await listBackupsForRetention(db, target.id);
+  // Drills in use for the target: the newest proven backup is kept, and an unproven newest one is marked.
+  const drilled = Boolean(settings.drills.servers[target.name] ?? settings.drills.server);
+  const verified = drilled
+    ? await verifiedBackupIds(
+        db,
+        rows.map((row) => row.id),
+      )
+    : undefined;
   const plan = planRetention(
     rows.map((row) => ({
       id: row.id,
@@ -51,6 +61,7 @@ export async function planTarget(
       protected: row.protected,
       sizeBytes: row.sizeBytes,
       trigger: row.trigger,
+      ...(verified ? { verified: verified.has(row.id) } : {}),
     })),
     effective,
     now,

@@ -10,6 +10,7 @@ import type { StorageRegistry } from '../storage/registry.ts';
 import { ensureStaleCheckSchedule } from './notify-schedule.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { ensureSetAsideSweepSchedule } from './set-aside-schedule.ts';
+import { ensureDrillSchedule } from './drill-schedule.ts';
 import { sweepScratch } from './scratch.ts';
 
 export interface WorkerSettings {
@@ -86,6 +87,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     await ensureRetentionSchedule(client, settings.taskQueue);
     await ensureStaleCheckSchedule(client, settings.taskQueue);
     await ensureSetAsideSweepSchedule(client, settings.taskQueue);
+    await ensureDrillSchedule(client, settings.taskQueue);
   }
 
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = settings.workflowBundlePath

@@ -19,6 +19,7 @@ import { statusAttribute } from '../domain/search-attributes.ts';
 import { describeFailure, isLostWorker, isScratchMissing } from './failure.ts';
 import { progressQuery, progressSignal, recordedUpdate } from './messages.ts';
 import { emitEvent } from './notify.ts';
+import { drillWorkflow } from './drill.ts';
 import { startAbandonedChild } from './start-abandoned.ts';
 import { targetRetentionWorkflow } from './target-retention.ts';
 import {
@@ -85,6 +86,33 @@ async function startRetentionAfterBackup(targetId: string, backupId: string): Pr
       staticSummary: `Retention after backup ${backupId}`,
     },
     'Retention after the backup could not start; the daily pass will apply it',
+  );
+}
+
+/** Asked once or twice, never long: the backup is done, and the nightly drills catch up. */
+const drillRequests = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 2 },
+});
+
+/**
+ * Proves the backup restorable by a drill of its own, when the settings ask for drills after backups
+ * (never failing or delaying the backup; the nightly drills catch up on what is not started here).
+ */
+async function startDrillAfterBackup(backupId: string): Promise<void> {
+  const drill = await drillRequests.requestDrillAfterBackup({ backupId }).catch((error: unknown) => {
+    log.warn('The drill after the backup could not be recorded', { error: String(error) });
+    return null;
+  });
+  if (!drill) return;
+  await startAbandonedChild(
+    drillWorkflow,
+    {
+      workflowId: drill.workflowId,
+      args: [{ drillId: drill.drillId, targetId: drill.targetId }],
+      staticSummary: `Drill of backup ${backupId}`,
+    },
+    'The drill after the backup could not start; the nightly drills will cover it',
   );
 }
 
@@ -217,6 +245,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           warnings: missingCopies.length ? missingCopies : undefined,
         });
         await startRetentionAfterBackup(plan.targetId, request.backupId);
+        await startDrillAfterBackup(request.backupId);
         return {
           backupId: request.backupId,
           status: 'completed',

@@ -6,3 +6,4 @@ export { restorePreviewWorkflow } from './restore-preview.ts';
 export { restoreWorkflow } from './restore.ts';
 export { notifyStaleCheckWorkflow, notifyTestWorkflow, notifyWorkflow } from './notify.ts';
 export { setAsideSweepWorkflow } from './set-aside-sweep.ts';
+export { drillScheduleWorkflow, drillWorkflow } from './drill.ts';

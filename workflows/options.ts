@@ -43,6 +43,16 @@ export const discardOptions: ActivityOptions = {
 export const maxWorkerClaims = 3;
 
 /**
+ * A drill's one long step, on any worker: it fetches, restores and checks on its own, so a worker that
+ * stops heartbeating loses the attempt and another starts the drill over (its scratch database first).
+ */
+export const drillOptions: ActivityOptions = {
+  startToCloseTimeout: '24h',
+  heartbeatTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 3 },
+};
+
+/**
  * The steps of a restore by swap on the destination's server: short statements, each safe to repeat (the
  * swap reads where the databases are before it moves them). A database busy with sessions the restore may
  * not end, or renamed by someone else, is CONFLICT: final.

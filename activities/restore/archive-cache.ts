@@ -69,6 +69,53 @@ interface Entry {
   timer?: NodeJS.Timeout | undefined;
 }
 
+/**
+ * Fetches the backup's archive into `dir` (replacing what is there) and extracts it: the stored bytes
+ * must have the catalog's sha256, every file its manifest's, and the manifest must be the catalog's;
+ * else CHECKSUM_MISMATCH. `copyUrl` reads that copy only (a drill proving one destination).
+ */
+export async function fetchAndExtract(
+  deps: Pick<ActivityDeps, 'db' | 'storages'>,
+  backup: Backup,
+  dir: string,
+  request: Pick<HoldRequest, 'identities' | 'onBytes'> & { copyUrl?: string | undefined },
+): Promise<ExtractedArchive> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'archive');
+  const fetched = await fetchBackupArchive(deps, {
+    backupId: backup.id,
+    file,
+    identities: await request.identities(),
+    onBytes: request.onBytes,
+    copyUrl: request.copyUrl,
+  });
+  const extracted = await extractArchive({ file, destination: path.join(dir, 'files') });
+  await rm(file, { force: true });
+  // An upload whose id was taken is renumbered: its archive keeps the id the catalog recorded from it.
+  const archivedId = backup.manifest?.backupId ?? backup.id;
+  if (extracted.manifest.backupId !== archivedId) {
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The archive of backup ${backup.id} holds the manifest of backup ${extracted.manifest.backupId}.`,
+    );
+  }
+  // Compared field by field: the catalog keeps the manifest as jsonb, which orders keys its own way.
+  const listing = (files: Manifest['files']) =>
+    files.map((f) => `${f.path}\0${f.sizeBytes}\0${f.sha256}`).join('\n');
+  if (backup.manifest && listing(backup.manifest.files) !== listing(extracted.manifest.files)) {
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The manifest in the archive of backup ${backup.id} differs from the one the catalog recorded.`,
+    );
+  }
+  return {
+    manifest: extracted.manifest,
+    files: Object.fromEntries(extracted.files),
+    archiveBytes: fetched.sizeBytes,
+  };
+}
+
 export function createArchiveCache(deps: ActivityDeps): ArchiveCache {
   const root = path.join(deps.workDir, 'archives');
   const entries = new Map<string, Entry>();
@@ -104,46 +151,6 @@ export function createArchiveCache(deps: ActivityDeps): ArchiveCache {
       Math.min(...lapses) - nowMs,
     );
     entry.timer.unref();
-  }
-
-  async function fetchAndExtract(
-    backup: Backup,
-    dir: string,
-    request: HoldRequest,
-  ): Promise<ExtractedArchive> {
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, 'archive');
-    const fetched = await fetchBackupArchive(deps, {
-      backupId: backup.id,
-      file,
-      identities: await request.identities(),
-      onBytes: request.onBytes,
-    });
-    const extracted = await extractArchive({ file, destination: path.join(dir, 'files') });
-    await rm(file, { force: true });
-    // An upload whose id was taken is renumbered: its archive keeps the id the catalog recorded from it.
-    const archivedId = backup.manifest?.backupId ?? backup.id;
-    if (extracted.manifest.backupId !== archivedId) {
-      throw new LifeboatError(
-        'CHECKSUM_MISMATCH',
-        `The archive of backup ${backup.id} holds the manifest of backup ${extracted.manifest.backupId}.`,
-      );
-    }
-    // Compared field by field: the catalog keeps the manifest as jsonb, which orders keys its own way.
-    const listing = (files: Manifest['files']) =>
-      files.map((f) => `${f.path}\0${f.sizeBytes}\0${f.sha256}`).join('\n');
-    if (backup.manifest && listing(backup.manifest.files) !== listing(extracted.manifest.files)) {
-      throw new LifeboatError(
-        'CHECKSUM_MISMATCH',
-        `The manifest in the archive of backup ${backup.id} differs from the one the catalog recorded.`,
-      );
-    }
-    return {
-      manifest: extracted.manifest,
-      files: Object.fromEntries(extracted.files),
-      archiveBytes: fetched.sizeBytes,
-    };
   }
 
   /** Whether the first reachable copy still has the catalog's sha256 and size: read, not decrypted or kept. */
@@ -209,7 +216,7 @@ export function createArchiveCache(deps: ActivityDeps): ArchiveCache {
         const dir = path.join(root, backupId);
         let archive: ExtractedArchive;
         try {
-          archive = await fetchAndExtract(backup, dir, request);
+          archive = await fetchAndExtract(deps, backup, dir, request);
         } catch (error) {
           await rm(dir, { recursive: true, force: true });
           throw error;

@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Readable } from 'node:stream';
 import { getBackup, listBackups, type Backup } from '../../catalog/backups.ts';
+import { withVerification } from '../../services/drills.ts';
 import { getTarget } from '../../catalog/targets.ts';
 import { openFirstReachableCopy } from '../../services/backup-copies.ts';
 import {
@@ -113,7 +114,8 @@ export function backupRoutes(deps: ApiDeps) {
         limit,
         offset,
       });
-      return c.json({ items: page.items.map(withoutManifest), total: page.total, limit, offset }, 200);
+      const items = await withVerification(deps.db, page.items.map(withoutManifest));
+      return c.json({ items, total: page.total, limit, offset }, 200);
     },
   );
 

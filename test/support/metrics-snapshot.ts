@@ -70,6 +70,7 @@ export const fullSnapshot: MetricsSnapshot = {
     { target: 'shop', status: 'failed', count: 1 },
   ],
   lastRestores: [{ target: 'shop', finishedAt: '2026-06-09T10:00:20.000Z', durationMs: 20_000 }],
+  drills: [{ targetName: 'shop', lastSuccessAt: '2026-06-09T11:00:00.000Z', lastRtoSeconds: 42.5 }],
   notificationFailures: [{ channel: 'ops-mail', failed: 3 }],
 };
 

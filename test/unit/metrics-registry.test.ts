@@ -25,11 +25,13 @@ describe('the metrics registry', () => {
         'lifeboat_restores_total{target="shop",status="failed"} 1',
         'lifeboat_restore_last_duration_seconds{target="shop"} 20',
         'lifeboat_notifications_failed_total{channel="ops-mail"} 3',
+        `lifeboat_drill_last_success_timestamp_seconds{target="shop"} ${Date.parse('2026-06-09T11:00:00Z') / 1000}`,
+        'lifeboat_drill_last_rto_seconds{target="shop"} 42.5',
       ]),
     );
     // A target without a success has no last-success samples rather than a zero.
     expect(lines.filter((line) => line.includes('last_') && line.includes('"crm"'))).toEqual([]);
-    expect(lines.some((line) => line.startsWith('lifeboat_drill_'))).toBe(false);
+    expect(lines.filter((line) => line.startsWith('lifeboat_drill_') && line.includes('"crm"'))).toEqual([]);
   });
 
   it('labels destinations without query parameters, credential names or passwords', async () => {
