@@ -11,6 +11,7 @@ import { createApiClient } from './api-client.ts';
 import { channelsUsage, runChannels } from './channels.ts';
 import { planFromText } from './retention-plan.ts';
 import { runStatsCommand, statsUsage } from './stats.ts';
+import { drillsUsage, listDrillsCommand, runDrillCommand } from './drills.ts';
 
 const usage = `Usage: lifeboat <command> [options]
 
@@ -45,6 +46,7 @@ API commands (need LIFEBOAT_API_URL and LIFEBOAT_TOKEN):
                                                          name, or --yes), start it; --wait follows it
   restores                                               list restore operations
 ${statsUsage}
+${drillsUsage}
 ${channelsUsage}
 
 Inside the checkout, settings written by scripts/start.sh (data/lifeboat.env) are used when not set.`;
@@ -362,6 +364,25 @@ async function main(argv: string[]): Promise<void> {
       const result = await runChannels(client(), sub, arg, values);
       print(result);
       if (sub === 'test' && (result as { status?: string }).status !== 'sent') process.exitCode = 1;
+      return;
+    }
+    case 'drill': {
+      if (!sub)
+        throw new LifeboatError('VALIDATION_FAILED', `Name the backup: lifeboat drill BACKUP_ID\n\n${usage}`);
+      const { drill, passed } = await runDrillCommand(client(), sub, values.wait === true, (line) =>
+        process.stderr.write(`${line}\n`),
+      );
+      print(drill);
+      if (!passed) process.exitCode = 1;
+      return;
+    }
+    case 'drills': {
+      const query = new URLSearchParams();
+      for (const name of ['status', 'limit']) {
+        const value = text(values, name);
+        if (value) query.set(name, value);
+      }
+      process.stdout.write(await listDrillsCommand(client(), query, text(values, 'output') === 'json'));
       return;
     }
     case 'show':

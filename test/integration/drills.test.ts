@@ -2,7 +2,10 @@
 // database on the drill server and passes every check; a failing SQL assertion and a flipped byte in the
 // stored archive fail the drill (naming the check, marking the copy broken, telling the operators), and
 // retention then keeps the newest backup a drill proved. No scratch database is left behind.
+import { serve, type ServerType } from '@hono/node-server';
+import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getBackup, listBackupCopies } from '../../catalog/backups.ts';
@@ -129,6 +132,34 @@ describe('a restore drill', () => {
       `/api/admin/backups/${backupId}/drills`,
     );
     expect(listed.body.items.map((item) => item.id)).toEqual([drill.id]);
+
+    // The same through the CLI, served: `lifeboat drill --wait` follows a drill to its verdict.
+    const served = await new Promise<ServerType>((resolve) => {
+      const started = serve({ fetch: s.api.app.fetch, hostname: '127.0.0.1', port: 0 }, () =>
+        resolve(started),
+      );
+    });
+    try {
+      const cli = (...args: string[]) =>
+        execa(process.execPath, [path.resolve(import.meta.dirname, '../../cli/main.ts'), ...args], {
+          env: {
+            LIFEBOAT_API_URL: `http://127.0.0.1:${(served.address() as AddressInfo).port}`,
+            LIFEBOAT_TOKEN: s.api.tokens.operator,
+          },
+          extendEnv: false,
+          reject: false,
+          timeout: 180_000,
+        });
+      const followed = await cli('drill', backupId, '--wait');
+      expect(followed.exitCode, followed.stderr).toBe(0);
+      expect(followed.stderr).toContain('passed  row counts');
+      const table = await cli('drills');
+      expect(table.exitCode, table.stderr).toBe(0);
+      expect(table.stdout.split('\n')[0]).toMatch(/^finished\s+target\s+status\s+restore time/);
+      expect(table.stdout).toContain(target.name);
+    } finally {
+      served.close();
+    }
   });
 
   it('fails on a failing SQL assertion, with its name and value, and tells the operators', async () => {
