@@ -22,6 +22,7 @@ import {
   drillDatabaseName,
   drillDatabasePrefix,
   drillMarker,
+  drillServerProblem,
   estimateShortfalls,
   evaluateAssertion,
   missingObjects,
@@ -179,14 +180,11 @@ export function createDrillActivities(deps: ActivityDeps) {
       }
       const { server, password } = await serverAccess((await getTarget(deps.db, serverName)).id);
       const version = await serverVersionNum(server.connection, password);
-      const backupMajor = Math.floor(backup.manifest.database.serverVersionNum / 10000);
-      if (Math.floor(version / 10000) < backupMajor) {
-        throw new LifeboatError(
-          'PG_VERSION_MISMATCH',
-          `The drill server ${server.name} runs PostgreSQL ${Math.floor(version / 10000)}, older than the ` +
-            `backup's ${backupMajor}: a drill needs the same major version or a newer one.`,
-        );
-      }
+      const problem = drillServerProblem(
+        { name: server.name, versionNum: version },
+        backup.manifest.database.serverVersionNum,
+      );
+      if (problem) throw new LifeboatError('PG_VERSION_MISMATCH', problem);
       const needed = Math.ceil(backup.manifest.database.sizeBytes * spaceMargin);
       const free = await serverFreeBytes(server.connection, password);
       if (free !== null && free < needed) {

@@ -226,3 +226,22 @@ export function estimateShortfalls(
   }
   return problems;
 }
+
+/**
+ * Why a drill server cannot drill a backup of this PostgreSQL version, or null: pg_restore restores into
+ * the same major version or a newer one, never an older one.
+ */
+export function drillServerProblem(
+  server: { name: string; versionNum: number },
+  backupVersionNum: number,
+): string | null {
+  const [serverMajor, backupMajor] = [
+    Math.floor(server.versionNum / 10000),
+    Math.floor(backupVersionNum / 10000),
+  ];
+  if (serverMajor >= backupMajor) return null;
+  return (
+    `The drill server ${server.name} runs PostgreSQL ${serverMajor}, older than the backup's ${backupMajor}: ` +
+    'a drill needs the same major version or a newer one.'
+  );
+}

@@ -246,4 +246,24 @@ describe('a restore drill', () => {
     expect(reasons.get(damaged)).toEqual(expect.arrayContaining(['newest', 'unverified']));
     expect(plan.remove.map((removed) => removed.id)).not.toContain(proven);
   });
+
+  it('takes its turn on the drill server: with concurrency 1, two drills never run at once', async () => {
+    const server = await s.createTarget(
+      `drill-server-d-${Date.now().toString(36)}`,
+      await createDatabase('drillhostd'),
+    );
+    const database = await createDatabase('drillturn');
+    await fillRichDatabase(database);
+    const target = await s.createTarget(`drillturn-${database.slice(-8)}`, database);
+    await settings({ drills: { server: server.name, afterBackup: false, concurrency: 1, assertions: {} } });
+    const backupId = await backUp(s.api, target.name);
+    const [a, b] = await Promise.all([drillOf(backupId), drillOf(backupId)]);
+    expect([a.status, b.status]).toEqual(['passed', 'passed']);
+    const windows = await s.db.query<{ started_at: Date; finished_at: Date }>(
+      'select started_at, finished_at from drills where id = any($1) order by started_at',
+      [[a.id, b.id]],
+    );
+    const [first, second] = windows.rows;
+    expect(second!.started_at.getTime()).toBeGreaterThanOrEqual(first!.finished_at.getTime());
+  });
 });

@@ -3,6 +3,7 @@ import {
   chooseCopy,
   drillDatabaseName,
   drillEnding,
+  drillServerProblem,
   drillWorkflowId,
   estimateShortfalls,
   evaluateAssertion,
@@ -121,5 +122,15 @@ describe('the estimate check', () => {
     expect(estimateShortfalls(manifest, restored)).toEqual([
       'sales.orders holds 0 rows, against about 3000 when the backup was taken',
     ]);
+  });
+});
+
+describe('a drill server', () => {
+  it('drills backups of its own major version or an older one, never a newer one', () => {
+    expect(drillServerProblem({ name: 'd', versionNum: 150012 }, 150004)).toBeNull();
+    expect(drillServerProblem({ name: 'd', versionNum: 170002 }, 130020)).toBeNull();
+    expect(drillServerProblem({ name: 'old', versionNum: 140011 }, 150004)).toBe(
+      "The drill server old runs PostgreSQL 14, older than the backup's 15: a drill needs the same major version or a newer one.",
+    );
   });
 });
