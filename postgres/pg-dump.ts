@@ -1,4 +1,5 @@
 // pg_dump as a child process: a custom-format dump of one database, and what its complaints mean.
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { LifeboatError } from '../domain/errors.ts';
 import type { TargetConnection } from '../domain/target.ts';
@@ -35,43 +36,70 @@ export interface DumpRun {
   signal: AbortSignal;
 }
 
+/** The arguments of a custom-format, uncompressed dump of `connection`'s database (no password: that goes by env). */
+function dumpArguments(connection: TargetConnection): string[] {
+  return [
+    '--format=custom',
+    // Compressed once, for the whole archive, by the worker: faster than pg_dump's zlib and as small.
+    '--compress=0',
+    '--no-password',
+    `--host=${connection.host}`,
+    `--port=${connection.port}`,
+    `--username=${connection.username}`,
+    `--dbname=${connection.database}`,
+  ];
+}
+
+function dumpEnvironment(run: Pick<DumpRun, 'password' | 'applicationName'>): Record<string, string> {
+  return { PGPASSWORD: run.password ?? '', PGAPPNAME: run.applicationName, PGCONNECT_TIMEOUT: '15' };
+}
+
 /**
  * Runs pg_dump in custom format into `outputFile`. The password goes through the child's environment,
  * never its arguments; aborting `signal` kills the child.
  */
 export async function runPgDump(run: DumpRun): Promise<void> {
-  const { connection } = run;
-  const result = await execa(
-    run.pgDumpPath,
-    [
-      '--format=custom',
-      // Compressed once, for the whole archive, by the worker: faster than pg_dump's zlib and as small.
-      '--compress=0',
-      `--file=${run.outputFile}`,
-      '--no-password',
-      `--host=${connection.host}`,
-      `--port=${connection.port}`,
-      `--username=${connection.username}`,
-      `--dbname=${connection.database}`,
-    ],
-    {
-      env: {
-        PGPASSWORD: run.password ?? '',
-        PGAPPNAME: run.applicationName,
-        PGCONNECT_TIMEOUT: '15',
-      },
-      extendEnv: false,
-      cancelSignal: run.signal,
-      forceKillAfterDelay: 5_000,
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-      maxBuffer: { stderr: 1024 * 1024 },
-    },
-  );
+  const result = await execa(run.pgDumpPath, [...dumpArguments(run.connection), `--file=${run.outputFile}`], {
+    env: dumpEnvironment(run),
+    extendEnv: false,
+    cancelSignal: run.signal,
+    forceKillAfterDelay: 5_000,
+    reject: false,
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    maxBuffer: { stderr: 1024 * 1024 },
+  });
   if (result.isCanceled) {
     throw new LifeboatError('CANCELLED', 'The dump was cancelled.');
   }
   if (result.failed) throw classifyDumpStderr(String(result.stderr ?? ''));
+}
+
+/**
+ * Starts pg_dump in custom format writing to its standard output, which the caller must read to the end.
+ * Such a dump has no data offsets in its table of contents; pg_restore (-j too, PostgreSQL 12 and later)
+ * finds the data by scanning the file. `done` settles when pg_dump has exited, with its error classified.
+ */
+export function startPgDumpToStdout(run: Omit<DumpRun, 'outputFile'>): {
+  stdout: Readable;
+  done: Promise<void>;
+} {
+  const child = execa(run.pgDumpPath, dumpArguments(run.connection), {
+    env: dumpEnvironment(run),
+    extendEnv: false,
+    cancelSignal: run.signal,
+    forceKillAfterDelay: 5_000,
+    reject: false,
+    buffer: { stdout: false, stderr: true },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    maxBuffer: { stderr: 1024 * 1024 },
+  });
+  const done = child.then((result) => {
+    if (result.isCanceled) throw new LifeboatError('CANCELLED', 'The dump was cancelled.');
+    if (result.failed) throw classifyDumpStderr(String(result.stderr ?? ''));
+  });
+  return { stdout: child.stdout, done };
 }
