@@ -1,6 +1,5 @@
-// A dump spooled to a local file as it arrives, and read back as bounded archive parts while it grows.
-import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+// A dump file that pg_dump is still writing, and the bounded archive parts cut from it as it grows.
+import { open, type FileHandle } from 'node:fs/promises';
 import type { ArchiveSource } from './write.ts';
 
 /** Bounds of one part: a part starts once `minBytes` are spooled (or the dump ended) and holds at most `maxBytes`. */
@@ -11,26 +10,37 @@ export interface PartBounds {
 
 export const defaultPartBounds: PartBounds = { minBytes: 4 * 1024 ** 2, maxBytes: 64 * 1024 ** 2 };
 
+/** How often the file's size is looked at while the dump runs. */
+const pollMs = 20;
+
 /**
- * Copies `input` (pg_dump's standard output) into `file` as fast as it comes, so that pg_dump never waits
- * for compression or upload and its snapshot on the source is released as early as a dump to a file would
- * release it. Readers learn how many bytes are safely in the file (`spooledBytes`) and wait for more.
+ * The file a dump is being written to (by another process, at its own pace) and how far it has got. Every
+ * byte below `spooledBytes` is in the file and stays as it is: the writer only appends. `ended` is set once
+ * `finished` (the writer's exit) resolved and the final size was read; when it rejects, readers waiting
+ * for more bytes get its error.
  */
 export class DumpSpool {
+  readonly file: string;
   #spooled = 0;
   #ended = false;
   #failure: Error | undefined;
   #waiters: Array<() => void> = [];
-  /** Settles when every byte of `input` is in the file (or the copy failed). */
-  readonly finished: Promise<void>;
+  #handle: Promise<FileHandle>;
+  #timer: NodeJS.Timeout;
 
-  readonly file: string;
-
-  constructor(file: string, input: Readable) {
+  constructor(file: string, finished: Promise<void>) {
     this.file = file;
-    this.finished = this.#copy(input);
-    // Failures are seen through `finished` and `waitBeyond`; this keeps an unobserved one from crashing.
-    this.finished.catch(() => undefined);
+    this.#handle = open(file, 'r');
+    this.#handle.catch(() => undefined);
+    this.#timer = setInterval(() => void this.#measure(), pollMs);
+    finished.then(
+      async () => {
+        await this.#measure();
+        this.#ended = true;
+        this.#stop();
+      },
+      (error: Error) => this.abort(error),
+    );
   }
 
   get spooledBytes(): number {
@@ -41,27 +51,15 @@ export class DumpSpool {
     return this.#ended;
   }
 
-  async #copy(input: Readable): Promise<void> {
-    const handle = await open(this.file, 'w', 0o600);
+  async #measure(): Promise<void> {
     try {
-      for await (const chunk of input) {
-        const buffer = chunk as Buffer;
-        let offset = 0;
-        while (offset < buffer.length) {
-          const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
-          offset += bytesWritten;
-        }
-        this.#spooled += buffer.length;
+      const size = (await (await this.#handle).stat()).size;
+      if (size > this.#spooled) {
+        this.#spooled = size;
         this.#wake();
       }
-      this.#ended = true;
     } catch (error) {
-      this.#failure = error as Error;
-      input.destroy();
-      throw error;
-    } finally {
-      await handle.close();
-      this.#wake();
+      this.abort(error as Error);
     }
   }
 
@@ -71,13 +69,19 @@ export class DumpSpool {
     for (const wake of waiters) wake();
   }
 
-  /** Stops a reader waiting on the spool: `waitBeyond` rejects with `error` from now on. */
-  abort(error: Error): void {
-    this.#failure ??= error;
+  #stop(): void {
+    clearInterval(this.#timer);
     this.#wake();
+    this.#handle.then((handle) => handle.close()).catch(() => undefined);
   }
 
-  /** Resolves once more than `bytes` are spooled or the input has ended; rejects when the copy failed. */
+  /** Stops the spool: readers waiting on it get `error` (the first one given), and it reads no more. */
+  abort(error: Error): void {
+    this.#failure ??= error;
+    this.#stop();
+  }
+
+  /** Resolves once more than `bytes` are spooled or the dump has ended; rejects when it failed. */
   async waitBeyond(bytes: number): Promise<void> {
     for (;;) {
       if (this.#failure) throw this.#failure;
@@ -91,23 +95,16 @@ export class DumpSpool {
  * The spooled dump as archive parts, in order, each ending where the spool had reached when it was cut
  * (so its size is known before its tar header is written). Waits for `bounds.minBytes` before cutting a
  * part, so that parts stay few when the dump outruns the archive and small when the archive keeps up.
- * A dump of zero bytes still yields one, empty, part. `beforeLastPart` runs once the dump has ended,
- * before the last part is cut (once): the caller waits there for pg_dump's exit status.
+ * A dump of zero bytes still yields one, empty, part.
  */
 export async function* spooledParts(
   spool: DumpSpool,
   partName: (index: number) => string,
-  beforeLastPart: () => Promise<void>,
   bounds: PartBounds = defaultPartBounds,
 ): AsyncGenerator<ArchiveSource> {
   let offset = 0;
-  let confirmed = false;
   for (let index = 0; ; index++) {
     await spool.waitBeyond(offset + bounds.minBytes - 1);
-    if (spool.ended && !confirmed) {
-      await beforeLastPart();
-      confirmed = true;
-    }
     const available = spool.spooledBytes - offset;
     const sizeBytes = Math.min(available, bounds.maxBytes);
     const last = spool.ended && sizeBytes === available;

@@ -33,7 +33,7 @@ import { recordBackupManifest } from '../../catalog/backups.ts';
 import { targetPassword } from '../../catalog/targets.ts';
 import { findPgClients } from '../../postgres/binaries.ts';
 import { inspectServer, type ServerInfo } from '../../postgres/inspect.ts';
-import { runPgDump, startPgDumpToStdout } from '../../postgres/pg-dump.ts';
+import { runPgDump, startPgDumpThroughPipe } from '../../postgres/pg-dump.ts';
 import { endSessions } from '../../postgres/sessions.ts';
 import { putLocalFile, type Storage } from '../../storage/storage.ts';
 import { progressSignal } from '../../workflows/messages.ts';
@@ -265,21 +265,25 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       // Ours, so that a failing archive stops pg_dump too; the activity's cancellation stops both.
       const stop = new AbortController();
       const signal = AbortSignal.any([Context.current().cancellationSignal, stop.signal]);
-      const dump = startPgDumpToStdout({
+      const dumpStartedMs = Date.now();
+      const dumpFile = path.join(dir, 'database.dump');
+      const dump = await startPgDumpThroughPipe({
         pgDumpPath: path.join(client.binDir, 'pg_dump'),
         connection: plan.connection,
         password,
         applicationName,
+        outputFile: dumpFile,
         signal,
       });
-      const spool = new DumpSpool(path.join(dir, 'database.dump'), dump.stdout);
       let dumpMs = 0;
       let dumpFinishedAt = '';
+      // pg_dump's own time, start to exit: how long the source held its snapshot.
       const dumped = dump.done.then(() => {
-        dumpMs = Date.now() - startedMs;
+        dumpMs = Date.now() - dumpStartedMs;
         dumpFinishedAt = new Date().toISOString();
       });
       dumped.catch(() => undefined);
+      const spool = new DumpSpool(dumpFile, dumped);
 
       let archived = 0;
       let archivedDump = 0;
@@ -313,11 +317,7 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       put?.catch(() => undefined);
       const dumpPath = dumpEntryName(plan.connection.database);
       async function* sources(): AsyncGenerator<ArchiveSource> {
-        const parts = spooledParts(
-          spool,
-          (index) => dumpPartEntryName(plan.connection.database, index),
-          () => dumped,
-        );
+        const parts = spooledParts(spool, (index) => dumpPartEntryName(plan.connection.database, index));
         for await (const part of parts) {
           yield part;
           archivedDump += part.sizeBytes;
@@ -348,11 +348,13 @@ export function createBackupStepActivities(deps: ActivityDeps) {
           });
         } catch (error) {
           stop.abort();
-          await Promise.allSettled([dumped, spool.finished]);
+          spool.abort(error as Error);
+          await dumped.catch(() => undefined);
           await endSessions(plan.connection, password, applicationName);
           throw error;
         }
-        // The time the archive took beyond the dump, so that dump, archive and upload times add up.
+        // The time the archive took beyond the dump (with what came before pg_dump started), so that
+        // dump, archive and upload times add up to the step's.
         const archiveMs = Date.now() - startedMs - dumpMs;
         // The full manifest goes to the catalog; storage gets it beside the archive only when the archive
         // is not encrypted, else a sealed form that names no table, file or database.

@@ -1,8 +1,8 @@
 // The streamed layout: a dump spooled while it is written, archived as bounded parts, joined again on reading.
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import { describe, expect, it } from 'vitest';
@@ -32,30 +32,25 @@ const partsOf = (files: readonly ManifestFile[]) => {
 };
 
 /**
- * An archive of the new layout, made as the backup makes it: the dump arrives in small chunks through a
- * stream, at intervals, while the archive is already being written from the spool.
+ * An archive of the new layout, made as the backup makes it: the dump file grows by small appends, at
+ * intervals, while the archive is already being written from it.
  */
 async function streamedArchive(dumpLength = 50_000, copyTo?: PassThrough) {
   const dir = tempDir('parts');
   const content = dumpBytes(dumpLength);
-  const input = new PassThrough();
-  const spool = new DumpSpool(path.join(dir, 'spool.dump'), input);
+  const spoolFile = path.join(dir, 'spool.dump');
+  writeFileSync(spoolFile, '');
   const feeding = (async () => {
     for (let offset = 0; offset < content.length; offset += 1500) {
-      input.write(content.subarray(offset, offset + 1500));
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      appendFileSync(spoolFile, content.subarray(offset, offset + 1500));
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    input.end();
   })();
+  const spool = new DumpSpool(spoolFile, feeding);
   const doc = path.join(dir, 'doc.txt');
   writeFileSync(doc, 'a document');
   async function* sources(): AsyncGenerator<ArchiveSource> {
-    yield* spooledParts(
-      spool,
-      (index) => dumpPartEntryName('shop', index),
-      () => feeding,
-      bounds,
-    );
+    yield* spooledParts(spool, (index) => dumpPartEntryName('shop', index), bounds);
     yield { entryName: 'documents/doc.txt', file: doc, sizeBytes: 10, mtime: new Date() };
   }
   const file = path.join(dir, 'archive.tar.zst');
@@ -131,17 +126,12 @@ describe('the streamed archive layout', () => {
 
   it('fails the archive with the dump when pg_dump ends badly', async () => {
     const dir = tempDir('parts');
-    const spool = new DumpSpool(path.join(dir, 'spool.dump'), Readable.from([dumpBytes(3000)]));
-    const failed = Promise.reject(new Error('pg_dump failed: boom'));
-    failed.catch(() => undefined);
+    const spoolFile = path.join(dir, 'spool.dump');
+    writeFileSync(spoolFile, dumpBytes(3000));
+    const spool = new DumpSpool(spoolFile, Promise.reject(new Error('pg_dump failed: boom')));
     await expect(
       writeArchive({
-        sources: spooledParts(
-          spool,
-          (index) => dumpPartEntryName('shop', index),
-          () => failed,
-          bounds,
-        ),
+        sources: spooledParts(spool, (index) => dumpPartEntryName('shop', index), bounds),
         manifest: manifestBase,
         outputFile: path.join(dir, 'archive.tar'),
         compression: 'none',
