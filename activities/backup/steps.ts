@@ -313,7 +313,14 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       });
 
       const body = streamsUpload ? new PassThrough({ highWaterMark: 1024 * 1024 }) : undefined;
-      const put = body ? primary.put(plan.key, body).then(() => true) : undefined;
+      // A put that gave up no longer reads its body: the body is closed, so that the archive stops
+      // waiting on it and goes on alone.
+      const put = body
+        ? primary.put(plan.key, body).catch((error: unknown) => {
+            body.destroy();
+            throw error;
+          })
+        : undefined;
       put?.catch(() => undefined);
       const dumpPath = dumpEntryName(plan.connection.database);
       async function* sources(): AsyncGenerator<ArchiveSource> {

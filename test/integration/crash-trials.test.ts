@@ -274,10 +274,14 @@ describe('a worker SIGKILLed inside a backup step that never comes back', () => 
     }
     const { backupId, workflowId } = await startTrialBackup();
     await runningOf(workflowId, 'streamBackup');
-    // The worker holding the run's scratch files is the one running its streamed step.
-    const holder = workers.find((w) => existsSync(path.join(w.workDir, backupId)));
-    expect(holder).toBeDefined();
-    await kill(holder!.process);
+    // The worker holding the run's scratch files is the one running its streamed step, once it has made
+    // them (it looks at the source first).
+    const holder = await eventually(
+      () => Promise.resolve(workers.find((w) => existsSync(path.join(w.workDir, backupId)))),
+      60_000,
+      'the streamed step to make its scratch directory',
+    );
+    await kill(holder.process);
     // The step's retry waits on the gone worker's own queue until its schedule-to-start timeout (2 min);
     // then the other worker takes the run over from the dump.
     await expectCompletedEverywhere(backupId);
