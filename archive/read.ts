@@ -1,5 +1,6 @@
 // Reads a Lifeboat archive back: checks its sha256, refuses unsafe entries, extracts into a staging
-// directory and checks every file against the manifest. Nothing outside the staging directory is touched.
+// directory (joining a dump written as parts into one file) and checks every file against the manifest.
+// Nothing outside the staging directory is touched.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { LifeboatError } from '../domain/errors.ts';
 import { manifestSchema, type Manifest } from '../domain/manifest.ts';
+import { parseDumpPartEntryName } from '../domain/naming.ts';
 
 export interface ExtractLimits {
   maxEntries: number;
@@ -38,7 +40,10 @@ export interface ExtractedArchive {
   manifest: Manifest;
   sha256: string;
   sizeBytes: number;
-  /** Absolute paths of the extracted files, by their path in the archive. */
+  /**
+   * Absolute paths of the extracted files, by their path in the archive; a dump written as parts appears
+   * once, joined, under the path the manifest gives it (`database/<db>.dump`), and its parts do not.
+   */
   files: Map<string, string>;
 }
 
@@ -85,6 +90,33 @@ function corrupt(detail: string): LifeboatError {
 }
 
 /**
+ * A dump that came as parts must be the one the manifest describes: the same parts in the same order (each
+ * already checked against its sha256), joined into the path and size it gives. A manifest that describes
+ * parts the archive lacks is refused as well.
+ */
+function checkDumpParts(
+  manifest: Manifest,
+  joined: { path: string; parts: string[]; sizeBytes: number } | undefined,
+): void {
+  const described = manifest.dumpParts;
+  if (!joined && !described) return;
+  if (!joined || !described) {
+    throw corrupt(
+      joined ? 'its manifest does not describe the dump parts it holds' : 'its dump parts are missing',
+    );
+  }
+  const sameParts =
+    described.parts.length === joined.parts.length &&
+    described.parts.every((name, index) => name === joined.parts[index]);
+  if (described.path !== joined.path || !sameParts || described.sizeBytes !== joined.sizeBytes) {
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The parts of ${joined.path} are not those its manifest lists, in that order and size.`,
+    );
+  }
+}
+
+/**
  * Extracts the archive `file` into `destination` (which must not exist yet). The archive's sha256 is
  * checked against `expectedSha256` before a byte is unpacked. Rejects with CHECKSUM_MISMATCH when it
  * differs or a file differs from the manifest, and with VALIDATION_FAILED for unsafe entries (absolute
@@ -108,7 +140,10 @@ export async function extractArchive(options: {
   const root = path.resolve(options.destination);
   await mkdir(root, { recursive: false, mode: 0o700 });
   const files = new Map<string, string>();
+  /** What each entry held, by its path in the archive (a dump's parts each under their own). */
   const hashes = new Map<string, { sha256: string; sizeBytes: number }>();
+  /** A dump arriving as parts: the path they join into, the parts so far, in order, and its size. */
+  let joined: { path: string; parts: string[]; sizeBytes: number } | undefined;
   let manifestText: string | undefined;
   let entries = 0;
   let totalBytes = 0;
@@ -164,7 +199,13 @@ export async function extractArchive(options: {
         ),
       );
     }
-    if (files.has(name) || (name === 'manifest.json' && manifestText !== undefined)) {
+    const part = parseDumpPartEntryName(name);
+    if (
+      files.has(name) ||
+      hashes.has(name) ||
+      (part && !joined && files.has(part.dumpPath)) ||
+      (name === 'manifest.json' && manifestText !== undefined)
+    ) {
       return finish(new LifeboatError('VALIDATION_FAILED', `Archive entry "${name}" appears twice.`));
     }
     if (name === 'manifest.json') {
@@ -187,7 +228,24 @@ export async function extractArchive(options: {
       stream.on('error', (error) => finish(error));
       return;
     }
-    const target = path.join(root, ...name.split('/'));
+    if (part) {
+      if (joined && joined.path !== part.dumpPath) {
+        return finish(new LifeboatError('VALIDATION_FAILED', `The archive holds parts of two dumps.`));
+      }
+      const expected = joined?.parts.length ?? 0;
+      if (part.index !== expected) {
+        return finish(
+          new LifeboatError(
+            'VALIDATION_FAILED',
+            `Archive entry "${name}" comes where part ${expected} belongs.`,
+          ),
+        );
+      }
+      joined ??= { path: part.dumpPath, parts: [], sizeBytes: 0 };
+    }
+    // The parts of a dump are appended, in order, to the one file they make.
+    const entryPath = part ? part.dumpPath : name;
+    const target = path.join(root, ...entryPath.split('/'));
     const hash = createHash('sha256');
     let written = 0;
     mkdir(path.dirname(target), { recursive: true, mode: 0o700 })
@@ -201,12 +259,16 @@ export async function extractArchive(options: {
               callback(null, chunk);
             },
           }),
-          createWriteStream(target, { mode: 0o600, flags: 'wx' }),
+          createWriteStream(target, { mode: 0o600, flags: part && part.index > 0 ? 'a' : 'wx' }),
         ),
       )
       .then(() => {
-        files.set(name, target);
+        files.set(entryPath, target);
         hashes.set(name, { sha256: hash.digest('hex'), sizeBytes: written });
+        if (part && joined) {
+          joined.parts.push(name);
+          joined.sizeBytes += written;
+        }
         next();
       })
       .catch((error: Error) => finish(error));
@@ -234,7 +296,7 @@ export async function extractArchive(options: {
       throw corrupt(`manifest.json is not valid (${(error as Error).message.slice(0, 200)})`);
     }
     const listed = new Set(manifest.files.map((file) => file.path));
-    for (const name of files.keys()) {
+    for (const name of hashes.keys()) {
       if (!listed.has(name))
         throw new LifeboatError('VALIDATION_FAILED', `Archive entry "${name}" is not in the manifest.`);
     }
@@ -248,6 +310,7 @@ export async function extractArchive(options: {
         );
       }
     }
+    checkDumpParts(manifest, joined);
     return { manifest, sha256, sizeBytes, files };
   } catch (error) {
     await rm(root, { recursive: true, force: true });

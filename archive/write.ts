@@ -3,7 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
 import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 import { constants as zlibConstants, createGzip, createZstdCompress } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
@@ -18,6 +18,8 @@ export interface ArchiveSource {
   /** Path inside the archive, e.g. `database/app.dump`. */
   entryName: string;
   file: string;
+  /** Where the entry's bytes begin in `file` (a part of a spooled dump); 0 when not given. */
+  start?: number;
   sizeBytes: number;
   mtime: Date;
   /** The file as listed: what is opened later must still be it, and (for documents) inside `within`. */
@@ -135,7 +137,8 @@ async function addFile(pack: tarStream.Pack, source: ArchiveSource): Promise<Man
     await handle.close();
     input = PassThrough.from([]);
   } else {
-    input = handle.createReadStream({ start: 0, end: source.sizeBytes - 1, highWaterMark: 1024 * 1024 });
+    const start = source.start ?? 0;
+    input = handle.createReadStream({ start, end: start + source.sizeBytes - 1, highWaterMark: 1024 * 1024 });
   }
   try {
     await pipeline(input, hashing([hash]), entry);
@@ -148,29 +151,70 @@ async function addFile(pack: tarStream.Pack, source: ArchiveSource): Promise<Man
   return { path: source.entryName, sizeBytes: source.sizeBytes, sha256: hash.digest('hex') };
 }
 
+/**
+ * Output chunks of the compressor: 1 MiB rather than zlib's 16 KiB, so that the stages after it (encryption,
+ * hashing, the file, an upload) see 64 times fewer chunks.
+ */
+const compressedChunkBytes = 1024 * 1024;
+
 /** The compressor for an archive: zstd level 3 and gzip level 6 are each format's usual default. */
 function compressor(compression: Compression): Transform {
   if (compression === 'zstd') {
     return createZstdCompress({
+      chunkSize: compressedChunkBytes,
       params: { [zlibConstants.ZSTD_c_compressionLevel]: 3, [zlibConstants.ZSTD_c_checksumFlag]: 1 },
     });
   }
-  if (compression === 'gzip') return createGzip({ level: 6 });
+  if (compression === 'gzip') return createGzip({ level: 6, chunkSize: compressedChunkBytes });
   return new PassThrough();
+}
+
+/**
+ * Passes the archive's bytes on unchanged and writes each also to `sink`, waiting for it when it is full:
+ * a slow sink slows the archive (memory stays bounded), a failed one is dropped and the archive goes on
+ * (its owner learns of the failure through its own promise).
+ */
+function teeTo(sink: Writable): Transform {
+  let dropped = false;
+  const drop = () => {
+    dropped = true;
+  };
+  sink.once('error', drop);
+  sink.once('close', drop);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (dropped || sink.write(chunk)) return callback(null, chunk);
+      const go = () => {
+        sink.off('drain', go);
+        sink.off('close', go);
+        callback(null, chunk);
+      };
+      sink.on('drain', go);
+      sink.on('close', go);
+    },
+    flush(callback) {
+      if (!dropped) sink.end();
+      callback();
+    },
+  });
 }
 
 /**
  * Writes `sources` and then manifest.json (completed with every file's sha256) as a tar to `outputFile`,
  * compressed as asked and, when `encryptTo` names age recipients, encrypted to them, computing the
- * archive's sha256 and md5 as the bytes go out. `onBytes` reports progress in archive bytes.
+ * archive's sha256 and md5 as the bytes go out. `onBytes` reports progress in archive bytes. The sources
+ * may arrive while the archive is written (the parts of a dump that is still running); `manifest` may
+ * then be a function of the files written, called after the last. `copyTo` receives every byte of the
+ * finished archive as it is written too (an upload), without its failure failing the archive.
  */
 export async function writeArchive(options: {
-  sources: readonly ArchiveSource[];
-  manifest: Omit<Manifest, 'files'>;
+  sources: Iterable<ArchiveSource> | AsyncIterable<ArchiveSource>;
+  manifest: Omit<Manifest, 'files'> | ((files: readonly ManifestFile[]) => Omit<Manifest, 'files'>);
   outputFile: string;
   compression: Compression;
   encryptTo?: readonly string[] | null;
   onBytes?: (bytes: number) => void;
+  copyTo?: Writable;
 }): Promise<BuiltArchive & { manifest: Manifest }> {
   const pack = tarStream.pack();
   const sha256 = createHash('sha256');
@@ -190,12 +234,14 @@ export async function writeArchive(options: {
     compressor(options.compression),
     options.encryptTo?.length ? encryptStream(options.encryptTo) : new PassThrough(),
     counter,
+    options.copyTo ? teeTo(options.copyTo) : new PassThrough(),
     createWriteStream(options.outputFile, { mode: 0o600 }),
   );
   const files: ManifestFile[] = [];
   try {
-    for (const source of options.sources) files.push(await addFile(pack, source));
-    const manifest: Manifest = { ...options.manifest, files };
+    for await (const source of options.sources) files.push(await addFile(pack, source));
+    const described = typeof options.manifest === 'function' ? options.manifest(files) : options.manifest;
+    const manifest: Manifest = { ...described, files };
     const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
     pack.entry(
       { name: 'manifest.json', size: body.length, mode: 0o600, mtime: new Date(manifest.dumpFinishedAt) },
@@ -207,6 +253,7 @@ export async function writeArchive(options: {
   } catch (error) {
     pack.destroy(error as Error);
     await written.catch(() => undefined);
+    options.copyTo?.destroy(error as Error);
     throw error;
   }
 }

@@ -1,7 +1,12 @@
 // The archive's manifest.json: what a backup contains, enough to verify and restore it by itself.
 import { z } from 'zod';
 
-export const manifestFormatVersion = 1;
+/**
+ * 2: the dump is a sequence of bounded tar entries (`dumpParts`), written while pg_dump runs; 1: the dump is
+ * one entry, `database/<db>.dump`. Readers accept both.
+ */
+export const manifestFormatVersion = 2;
+const formatVersionSchema = z.union([z.literal(1), z.literal(2)]);
 
 export const manifestFileSchema = z.object({
   path: z.string(),
@@ -16,8 +21,18 @@ export const manifestTableSchema = z.object({
   sizeBytes: z.number().int().nonnegative(),
 });
 
+/**
+ * The dump written as parts: their paths in order (each also in `files`, with its size and sha256), and the
+ * path of the one file they make when joined, `database/<db>.dump`, with its size.
+ */
+export const manifestDumpPartsSchema = z.object({
+  path: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  parts: z.array(z.string()).min(1),
+});
+
 export const manifestSchema = z.object({
-  formatVersion: z.literal(manifestFormatVersion),
+  formatVersion: formatVersionSchema,
   lifeboatVersion: z.string(),
   backupId: z.string().uuid(),
   target: z.string(),
@@ -38,6 +53,7 @@ export const manifestSchema = z.object({
   startedAt: z.string().datetime(),
   dumpFinishedAt: z.string().datetime(),
   files: z.array(manifestFileSchema),
+  dumpParts: manifestDumpPartsSchema.optional(),
   tables: z.array(manifestTableSchema),
   documents: z
     .object({ fileCount: z.number().int().nonnegative(), totalBytes: z.number().int().nonnegative() })
@@ -47,6 +63,7 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestFile = z.infer<typeof manifestFileSchema>;
+export type ManifestDumpParts = z.infer<typeof manifestDumpPartsSchema>;
 export type ManifestTable = z.infer<typeof manifestTableSchema>;
 
 /**
@@ -54,7 +71,7 @@ export type ManifestTable = z.infer<typeof manifestTableSchema>;
  * (no database, table or file names, sizes or row counts).
  */
 export const sealedSidecarSchema = z.object({
-  formatVersion: z.literal(manifestFormatVersion),
+  formatVersion: formatVersionSchema,
   lifeboatVersion: z.string(),
   backupId: z.string().uuid(),
   target: z.string(),

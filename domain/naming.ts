@@ -62,3 +62,17 @@ export function md5SidecarKey(archiveObjectKey: string): string {
 export function dumpEntryName(databaseName: string): string {
   return `database/${databaseName.replace(/[^A-Za-z0-9._-]/g, '_')}.dump`;
 }
+
+/**
+ * Path of one part of a dump written as a sequence of tar entries, `database/<db>.dump.000000`: six digits,
+ * so that the parts sort by name in their order and `cat database/<db>.dump.*` joins them into the dump.
+ */
+export function dumpPartEntryName(databaseName: string, index: number): string {
+  return `${dumpEntryName(databaseName)}.${String(index).padStart(6, '0')}`;
+}
+
+/** Splits a part's path into the dump it belongs to and its index; undefined for any other path. */
+export function parseDumpPartEntryName(entryName: string): { dumpPath: string; index: number } | undefined {
+  const match = /^(database\/[A-Za-z0-9._-]+\.dump)\.(\d{6})$/.exec(entryName);
+  return match ? { dumpPath: match[1]!, index: Number(match[2]) } : undefined;
+}

@@ -1,10 +1,12 @@
-// backupWorkflow: dump → archive → upload on one worker, then record; failures and cancellation clean up.
+// backupWorkflow: dump, archive and primary upload streamed on one worker, other copies, then record; failures
+// and cancellation clean up.
 import {
   ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -14,7 +16,7 @@ import {
 import type { Activities } from '../activities/index.ts';
 import type { BackupPlan, BackupRequest } from '../domain/backup.ts';
 import { eventId, type LifeboatEvent } from '../domain/notifications/events.ts';
-import { progressPercent, type BackupProgress, type BackupStep } from '../domain/progress.ts';
+import { backupSteps, progressPercent, type BackupProgress, type BackupStep } from '../domain/progress.ts';
 import { statusAttribute } from '../domain/search-attributes.ts';
 import { describeFailure, isLostWorker, isScratchMissing } from './failure.ts';
 import { progressQuery, progressSignal, recordedUpdate } from './messages.ts';
@@ -47,6 +49,12 @@ export interface BackupWorkflowResult {
   /** A secondary copy failed after its retries; the primary one is complete and verified. */
   degraded: boolean;
 }
+
+/**
+ * Runs started before the streamed backup replay its separate dump and archive steps; new runs take the
+ * one streamed step (`streamBackup`).
+ */
+const streamedBackupPatch = 'streamed-backup';
 
 const bookkeeping = proxyActivities<Activities>(bookkeepingOptions);
 const discarding = proxyActivities<Activities>(discardOptions);
@@ -142,9 +150,11 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
     progress = { ...progress, step, percent: progressPercent(step, 0), bytes: 0 };
   };
   setHandler(progressQuery, () => progress);
+  // The streamed step moves from dump to archive to upload by itself; a late report of an earlier step
+  // is ignored.
   setHandler(progressSignal, (update) => {
-    if (update.step === progress.step)
-      progress = { ...progress, percent: update.percent, bytes: update.bytes };
+    if (backupSteps.indexOf(update.step) >= backupSteps.indexOf(progress.step))
+      progress = { ...progress, step: update.step, percent: update.percent, bytes: update.bytes };
   });
 
   let plan: BackupPlan | undefined;
@@ -175,19 +185,46 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
       const onWorker = proxyActivities<Activities>({ ...onWorkerOptions, taskQueue: workerQueue });
       try {
         enter('dump');
-        const dump = await onWorker.dumpDatabase({ backupId: request.backupId, workflowId, plan });
-        enter('archive');
-        const archive = await onWorker.buildArchive({
+        const archiveRequest = {
           backupId: request.backupId,
           workflowId,
           plan,
           trigger: input.trigger,
           tags: input.tags,
           startedAt: request.startedAt,
-        });
+        };
+        let dump: { dumpMs: number };
+        let archive: {
+          archiveFile: string;
+          sizeBytes: number;
+          sha256: string;
+          md5: string;
+          archiveMs: number;
+        };
+        /** The primary copy when the streamed step stored and verified it already. */
+        let streamed: { storageUrl: string; uploadMs: number } | undefined;
+        if (patched(streamedBackupPatch)) {
+          const done = await onWorker.streamBackup(archiveRequest);
+          dump = done;
+          archive = done;
+          if (done.streamedTo) streamed = { storageUrl: done.streamedTo, uploadMs: done.uploadMs };
+        } else {
+          dump = await onWorker.dumpDatabase({ backupId: request.backupId, workflowId, plan });
+          enter('archive');
+          archive = await onWorker.buildArchive(archiveRequest);
+        }
         enter('upload');
         const upload = (destination: string) =>
-          onWorker.uploadArchive({ backupId: request.backupId, workflowId, destination, key, ...archive });
+          onWorker.uploadArchive({
+            backupId: request.backupId,
+            workflowId,
+            destination,
+            key,
+            archiveFile: archive.archiveFile,
+            sizeBytes: archive.sizeBytes,
+            sha256: archive.sha256,
+            md5: archive.md5,
+          });
         const copy = (position: number, outcome: { errorCode: string; errorMessage: string } | null) =>
           bookkeeping.recordBackupCopy({
             backupId: request.backupId,
@@ -201,7 +238,7 @@ export async function backupWorkflow(input: BackupWorkflowInput): Promise<Backup
           });
         // The primary copy decides the backup; a secondary one that fails after its retries only
         // degrades it, with the reason recorded on that copy.
-        const stored = await upload(destinations[0]!);
+        const stored = streamed ?? (await upload(destinations[0]!));
         await copy(0, null);
         let degraded = false;
         const missingCopies: string[] = [];

@@ -49,7 +49,11 @@ export function windowMs(windows: readonly ActivityWindow[], name: string): numb
 }
 
 export type BackupMeasurement = Awaited<ReturnType<typeof timeLifeboatBackup>>;
-const steps = { dump: 'dumpDatabase', archive: 'buildArchive', upload: 'uploadArchive' };
+/**
+ * The activities of a run: the streamed step holds the dump, the archive and the upload to the first
+ * destination at once; uploadArchive runs only for other destinations (or when the streamed upload failed).
+ */
+const steps = { stream: 'streamBackup', upload: 'uploadArchive' };
 const span = (window: ActivityWindow) => window.closedAtMs - window.startedAtMs;
 
 /** One backupWorkflow run, start to result; the stored archive is removed afterwards unless it is kept. */
@@ -89,7 +93,11 @@ export async function timeLifeboatBackup(
   return {
     ...{ backupId, ms, archiveBytes },
     /** The pg_dump file inside the archive, as the manifest lists it, and the formats the manifest gives. */
-    dumpBytes: files.find((file) => file.path.startsWith('database/'))?.sizeBytes ?? NaN,
+    dumpBytes:
+      manifest!.dumpParts?.sizeBytes ??
+      files.find((file) => file.path.startsWith('database/'))?.sizeBytes ??
+      NaN,
+    dumpParts: manifest!.dumpParts?.parts.length ?? 0,
     formats: `pg_dump ${pgDump.format} (compression ${pgDump.compression}), archive ${archive.compression}`,
     /** The catalog's durationsMs of the three steps, and the rest of the workflow (time − steps). */
     ...{ dumpMs, archiveMs, uploadMs, restMs: ms - dumpMs - archiveMs - uploadMs },
@@ -105,10 +113,11 @@ export async function timeLifeboatBackup(
     startPeakRssBytes: peakBetween(
       samples,
       samples[0]?.atMs ?? NaN,
-      windowOf(steps.dump)?.startedAtMs ?? NaN,
+      windowOf(steps.stream)?.startedAtMs ?? NaN,
     ),
-    dumpPeakRssBytes: peakOf(steps.dump),
-    archivePeakRssBytes: peakOf(steps.archive),
+    /** The streamed step's peak stands for the dump's and the archive's, which run inside it together. */
+    dumpPeakRssBytes: peakOf(steps.stream),
+    archivePeakRssBytes: peakOf(steps.stream),
     uploadPeakRssBytes: peakOf(steps.upload),
   };
 }

@@ -95,9 +95,13 @@ function runPgProgram(program: string, args: string[]): string {
   );
 }
 
-/** pg_restore of a custom-format dump into `database`, as a person restoring by hand would run it. */
-export function restoreDumpByHand(database: string, dumpFile: string): void {
-  runPgProgram('pg_restore', ['--no-owner', '--exit-on-error', '-d', database, dumpFile]);
+/**
+ * pg_restore of a custom-format dump into `database`, as a person restoring by hand would run it; with
+ * `jobs`, in that many parallel jobs (`pg_restore -j`).
+ */
+export function restoreDumpByHand(database: string, dumpFile: string, jobs?: number): void {
+  const parallel = jobs ? [`--jobs=${jobs}`] : [];
+  runPgProgram('pg_restore', ['--no-owner', '--exit-on-error', ...parallel, '-d', database, dumpFile]);
 }
 
 /** An uncompressed custom-format pg_dump of `database` into `dumpFile`, made by hand outside Lifeboat. */

@@ -56,7 +56,12 @@ describe('backupWorkflow', () => {
     const row = await getBackup(db, backupId);
     expect(row.status).toBe('completed');
     expect(row.sha256).toBe(result.sha256);
-    expect(row.manifest?.files.map((f) => f.path)).toEqual([`database/${database}.dump`]);
+    // A small dump makes one part of the streamed layout.
+    expect(row.manifest?.files.map((f) => f.path)).toEqual([`database/${database}.dump.000000`]);
+    expect(row.manifest?.dumpParts).toMatchObject({
+      path: `database/${database}.dump`,
+      parts: [`database/${database}.dump.000000`],
+    });
     expect(await worker.storage.stat(result.key)).toEqual({ key: result.key, sizeBytes: result.sizeBytes });
   });
 

@@ -178,13 +178,8 @@ async function completedIds(): Promise<string[]> {
 }
 
 const steps: { name: string; activity: string; when?: (backupId: string) => Promise<boolean> }[] = [
-  { name: 'the dump', activity: 'dumpDatabase' },
-  { name: 'the archive', activity: 'buildArchive' },
-  {
-    name: 'the upload to the first destination (SFTP)',
-    activity: 'uploadArchive',
-    when: async (backupId) => (await listBackupCopies(db, backupId)).length === 0,
-  },
+  // The dump, the archive and the upload to the first destination (SFTP) stream in one step.
+  { name: 'the streamed dump, archive and first upload', activity: 'streamBackup' },
   {
     name: 'the upload to the second destination (S3)',
     activity: 'uploadArchive',
@@ -204,10 +199,10 @@ describe('a worker SIGKILLed inside a backup step and restarted under the same i
     await startWorkerProcess(launch);
     await expectCompletedEverywhere(backupId);
     expect(await completedIds()).toContain(backupId);
-    // The kill interrupted the step (it ran again), and the restarted worker found the run's files where
-    // it left them: no second dump was needed.
+    // The kill interrupted the step (it ran again on the restarted worker, from the dump when it was the
+    // streamed step), and the run never had to start over on another worker.
     expect(await highestAttempt(workflowId, activity)).toBeGreaterThan(1);
-    expect(await timesScheduled(workflowId, 'dumpDatabase')).toBe(1);
+    expect(await timesScheduled(workflowId, 'streamBackup')).toBe(1);
   });
 
   it('finishes the backup when killed while recording it as completed', async () => {
@@ -235,7 +230,7 @@ describe('a worker SIGKILLed inside a backup step and restarted under the same i
     // The step's killed attempt times out (start-to-close, 2 min) and its retry ends the workflow.
     await client.workflow.getHandle(workflowId).result();
     expect(await highestAttempt(workflowId, 'recordBackupCompleted')).toBeGreaterThan(1);
-    expect(await timesScheduled(workflowId, 'dumpDatabase')).toBe(1);
+    expect(await timesScheduled(workflowId, 'streamBackup')).toBe(1);
   }, 420_000);
 
   it('finishes the retention pass of a target when killed inside it', async () => {
@@ -278,14 +273,18 @@ describe('a worker SIGKILLed inside a backup step that never comes back', () => 
       workers.push({ process: await startWorkerProcess(launch), workDir: launch.workDir });
     }
     const { backupId, workflowId } = await startTrialBackup();
-    await runningOf(workflowId, 'buildArchive');
-    // The worker holding the run's scratch files is the one running its archive step.
-    const holder = workers.find((w) => existsSync(path.join(w.workDir, backupId)));
-    expect(holder).toBeDefined();
-    await kill(holder!.process);
+    await runningOf(workflowId, 'streamBackup');
+    // The worker holding the run's scratch files is the one running its streamed step, once it has made
+    // them (it looks at the source first).
+    const holder = await eventually(
+      () => Promise.resolve(workers.find((w) => existsSync(path.join(w.workDir, backupId)))),
+      60_000,
+      'the streamed step to make its scratch directory',
+    );
+    await kill(holder.process);
     // The step's retry waits on the gone worker's own queue until its schedule-to-start timeout (2 min);
     // then the other worker takes the run over from the dump.
     await expectCompletedEverywhere(backupId);
-    expect(await timesScheduled(workflowId, 'dumpDatabase')).toBe(2);
+    expect(await timesScheduled(workflowId, 'streamBackup')).toBe(2);
   }, 420_000);
 });

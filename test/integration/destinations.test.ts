@@ -135,7 +135,9 @@ describe('encryption', () => {
       ['-c', 'age -d -i "$1" "$2" | tar -t', 'sh', keyFile, path.join(storageDir, view.storageKey!)],
       { encoding: 'utf8' },
     );
-    expect(listing.split('\n')).toEqual(expect.arrayContaining([`database/${source}.dump`, 'manifest.json']));
+    expect(listing.split('\n')).toEqual(
+      expect.arrayContaining([`database/${source}.dump.000000`, 'manifest.json']),
+    );
     for (const needle of [marker, 'secret_ledger_entries', source]) {
       expect(archive.includes(needle), needle).toBe(false);
       expect(sidecar.includes(needle), needle).toBe(false);

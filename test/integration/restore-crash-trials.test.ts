@@ -249,11 +249,11 @@ describe('a worker SIGKILLed inside a restore step and restarted under the same 
     const { operationId } = await startRestore(api, backupId, { mode: 'full', method: 'in-place' });
     const workflowId = await workflowOf(operationId);
     const child = await safetyBackupWorkflow(workflowId);
-    await runningOf(child, 'dumpDatabase');
+    await runningOf(child, 'streamBackup');
     await killWorkerProcess(first);
     await startWorkerProcess(launch);
     await expectCompleted(operationId);
-    expect((await endingAttempts(child, 'dumpDatabase'))[0]).toBeGreaterThan(1);
+    expect((await endingAttempts(child, 'streamBackup'))[0]).toBeGreaterThan(1);
     const safety = (await restoreOperation(api, operationId)).safetyBackupId;
     const backup = await api.json<{ status: string; protected: boolean }>(
       'GET',
