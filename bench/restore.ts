@@ -3,7 +3,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { getBackup } from '../catalog/backups.ts';
@@ -18,6 +18,7 @@ import { previewRestore, startRestore, type RestoreRequestBody } from '../servic
 import { createStorageRegistry } from '../storage/registry.ts';
 import type { RestoreWorkflowResult } from '../workflows/restore.ts';
 import { ensureBenchDatabase } from './lib/data.ts';
+import { extractDumpByHand } from './lib/dump-by-hand.ts';
 import { activityWindows, timeLifeboatBackup, windowMs } from './lib/lifeboat.ts';
 import * as measure from './lib/measure.ts';
 import { parseOptions, wholeNumbers } from './lib/options.ts';
@@ -63,13 +64,10 @@ await bench.withBenchStack(async (stack) => {
   const backup = await timeLifeboatBackup(stack, worker, source, true);
   const { storageKey, manifest } = await getBackup(db, backup.backupId);
   // The raw contenders restore the very dump that is inside the archive.
-  const dumpEntry = manifest!.files.find((file) => file.path.startsWith('database/'))!;
-  const [entry, dumpBytes] = [dumpEntry.path, dumpEntry.sizeBytes];
   const dumpDir = path.join(bench.runDir, 'dump');
   mkdirSync(dumpDir, { recursive: true });
-  execFileSync('tar', ['--zstd', '-xf', path.join(bench.storageDir, storageKey!), '-C', dumpDir, entry]);
-  const dumpFile = path.join(dumpDir, entry);
-  if (statSync(dumpFile).size !== dumpBytes) throw new Error(`${dumpFile}: not the manifest's size`);
+  const archiveFile = path.join(bench.storageDir, storageKey!);
+  const { dumpFile, dumpBytes } = extractDumpByHand(archiveFile, manifest!, dumpDir);
   // The client binaries Lifeboat picks for this server (its own major).
   const [pgRestore, psql] = [path.join(cluster.binDir, 'pg_restore'), path.join(cluster.binDir, 'psql')];
   const tools = { pgRestore, psql };
