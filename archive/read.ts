@@ -58,13 +58,16 @@ export function safeEntryPath(name: string): string | undefined {
 }
 
 /** The decompressor for an archive file, chosen by its first bytes: zstd, gzip, or a plain tar. */
+const streamChunkBytes = 1024 * 1024;
+
 async function decompressorFor(file: string): Promise<Transform> {
   const handle = await open(file, 'r');
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
     const magic = buffer.subarray(0, bytesRead).toString('hex');
-    if (magic === '28b52ffd') return createZstdDecompress();
-    if (magic.startsWith('1f8b')) return createGunzip();
+    // 1 MiB output chunks: zlib's default 16 KiB makes decompression 2.5 times slower through Node.
+    if (magic === '28b52ffd') return createZstdDecompress({ chunkSize: streamChunkBytes });
+    if (magic.startsWith('1f8b')) return createGunzip({ chunkSize: streamChunkBytes });
     return new PassThrough();
   } finally {
     await handle.close();
@@ -117,9 +120,10 @@ function checkDumpParts(
 }
 
 /**
- * Extracts the archive `file` into `destination` (which must not exist yet). The archive's sha256 is
- * checked against `expectedSha256` before a byte is unpacked. Rejects with CHECKSUM_MISMATCH when it
- * differs or a file differs from the manifest, and with VALIDATION_FAILED for unsafe entries (absolute
+ * Extracts the archive `file` into `destination` (which must not exist yet), in one pass that also
+ * hashes it: its sha256 is checked against `expectedSha256` when it has been read, before anything is
+ * returned (a damaged archive that breaks the decompression is reported by its sha256 too). Rejects with
+ * CHECKSUM_MISMATCH when it differs or a file differs from the manifest, and with VALIDATION_FAILED for unsafe entries (absolute
  * paths, `..`, links, devices), files the manifest does not list, or sizes over the limits. On any
  * rejection the destination is removed.
  */
@@ -130,13 +134,20 @@ export async function extractArchive(options: {
   limits?: Partial<ExtractLimits>;
 }): Promise<ExtractedArchive> {
   const limits = { ...defaultExtractLimits, ...options.limits };
-  const { sha256, sizeBytes } = await fileDigest(options.file);
-  if (options.expectedSha256 && sha256 !== options.expectedSha256) {
-    throw new LifeboatError(
+  const digest = createHash('sha256');
+  let sizeBytes = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      digest.update(chunk);
+      sizeBytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const mismatch = (sha256: string) =>
+    new LifeboatError(
       'CHECKSUM_MISMATCH',
       `The archive's sha256 is ${sha256}, not the recorded ${options.expectedSha256}: it was changed or damaged.`,
     );
-  }
   const root = path.resolve(options.destination);
   await mkdir(root, { recursive: false, mode: 0o700 });
   const files = new Map<string, string>();
@@ -275,8 +286,14 @@ export async function extractArchive(options: {
   });
 
   try {
-    await pipeline(createReadStream(options.file), await decompressorFor(options.file), extract).catch(
-      (error: unknown) => {
+    const source = createReadStream(options.file, { highWaterMark: streamChunkBytes });
+    await pipeline(source, hashing, await decompressorFor(options.file), extract).catch(
+      async (error: unknown) => {
+        // A damaged archive usually breaks the decompression or the tar first: its sha256 says why.
+        if (options.expectedSha256) {
+          const whole = await fileDigest(options.file);
+          if (whole.sha256 !== options.expectedSha256) throw mismatch(whole.sha256);
+        }
         if (error instanceof LifeboatError) throw error;
         // tar-stream's own bound on a long GNU or pax header, before the entry reaches the check above.
         if ((error as Error).message === 'Header exceeds max size') {
@@ -288,6 +305,8 @@ export async function extractArchive(options: {
         throw corrupt((error as Error).message);
       },
     );
+    const sha256 = digest.digest('hex');
+    if (options.expectedSha256 && sha256 !== options.expectedSha256) throw mismatch(sha256);
     if (manifestText === undefined) throw corrupt('it has no manifest.json');
     let manifest: Manifest;
     try {

@@ -87,7 +87,7 @@ export function createLocalStorage(root: string): Storage {
         }
         return storageError(error, `read ${key}`);
       }
-      return createReadStream(file);
+      return createReadStream(file, { highWaterMark: 1024 * 1024 });
     },
 
     async stat(key): Promise<StoredObject | undefined> {

@@ -4,15 +4,17 @@
 // retention then keeps the newest backup a drill proved. No scratch database is left behind.
 import { serve, type ServerType } from '@hono/node-server';
 import { execa } from 'execa';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { extractArchive } from '../../archive/read.ts';
+import { writeArchive } from '../../archive/write.ts';
 import { getBackup, listBackupCopies } from '../../catalog/backups.ts';
 import { eventId, notifyWorkflowId } from '../../domain/notifications/events.ts';
 import { planTarget } from '../../services/retention.ts';
 import { eventually } from '../harness/api.ts';
-import { fillRichDatabase, writeDocumentsTree } from '../harness/fixtures.ts';
+import { dumpByHand, fillRichDatabase, restoreDumpByHand, writeDocumentsTree } from '../harness/fixtures.ts';
 import { backUp } from '../harness/restore.ts';
 import { createDatabase, scratchDir, sql, useStack } from '../harness/stack.ts';
 
@@ -265,5 +267,57 @@ describe('a restore drill', () => {
     );
     const [first, second] = windows.rows;
     expect(second!.started_at.getTime()).toBeGreaterThanOrEqual(first!.finished_at.getTime());
+  });
+
+  it('fails the row check for a dump that restores but lost the rows of a table, its checksums made to match', async () => {
+    const server = await s.createTarget(
+      `drill-server-e-${Date.now().toString(36)}`,
+      await createDatabase('drillhoste'),
+    );
+    const database = await createDatabase('drilllost');
+    await fillRichDatabase(database);
+    await sql(database, 'analyze');
+    const target = await s.createTarget(`drilllost-${database.slice(-8)}`, database);
+    await settings({ drills: { server: server.name, afterBackup: false, assertions: {} } });
+    const backupId = await backUp(s.api, target.name);
+
+    // The archive rebuilt around a dump of the same database with sales.orders emptied, and the catalog's
+    // sha256, size and manifest made to match it: every checksum holds, only the rows are wrong.
+    const backup = await getBackup(s.db, backupId);
+    const stored = path.join(s.storageDir, backup.storageKey!);
+    const work = scratchDir('drill-lost');
+    const extracted = await extractArchive({ file: stored, destination: path.join(work, 'x') });
+    const original = [...extracted.files.entries()].find(([name]) => name.startsWith('database/'))!;
+    const edited = await createDatabase('drilledit');
+    restoreDumpByHand(edited, original[1]);
+    await sql(edited, 'alter table sales.orders disable trigger all; delete from sales.orders');
+    const dumpFile = path.join(work, 'edited.dump');
+    dumpByHand(edited, dumpFile);
+    const entryName = `database/${database}.dump`;
+    const manifest = { ...extracted.manifest, files: undefined, dumpParts: undefined };
+    const rebuilt = await writeArchive({
+      sources: [{ entryName, file: dumpFile, sizeBytes: statSync(dumpFile).size, mtime: new Date() }],
+      manifest: { ...manifest, formatVersion: 1 } as never,
+      outputFile: path.join(work, 'rebuilt.tar.zst'),
+      compression: 'zstd',
+    });
+    copyFileSync(path.join(work, 'rebuilt.tar.zst'), stored);
+    await s.db.query('update backups set sha256 = $2, size_bytes = $3, manifest = $4 where id = $1', [
+      backupId,
+      rebuilt.sha256,
+      rebuilt.sizeBytes,
+      JSON.stringify(rebuilt.manifest),
+    ]);
+    await s.db.query('update backup_copies set size_bytes = $2 where backup_id = $1', [
+      backupId,
+      rebuilt.sizeBytes,
+    ]);
+
+    const drill = await drillOf(backupId);
+    expect(drill.status).toBe('failed');
+    expect(checkOf(drill, 'archive')?.status).toBe('passed');
+    expect(checkOf(drill, 'pg_restore')?.status).toBe('passed');
+    expect(checkOf(drill, 'row counts')).toMatchObject({ status: 'failed' });
+    expect(checkOf(drill, 'row counts')?.detail).toContain('sales.orders holds 0 rows, against about 3000');
   });
 });
