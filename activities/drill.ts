@@ -15,6 +15,7 @@ import {
   markCopyBroken,
   unfinishedDrillIds,
 } from '../catalog/drills.ts';
+import { findDumpRowCounts, saveDumpRowCounts } from '../catalog/dump-row-counts.ts';
 import { getSettings, type DrillSettings } from '../catalog/settings.ts';
 import { getTarget, targetPassword } from '../catalog/targets.ts';
 import {
@@ -360,12 +361,14 @@ export function createDrillActivities(deps: ActivityDeps) {
           path.join(dir, 'selected.list'),
         );
         let counted;
+        const knownCounts = await findDumpRowCounts(deps.db, backup.id, backup.sha256 ?? '');
         try {
           ({ counted } = await runParallelRestore({
             tools,
             dumpFile,
             selectArgs: plannedFull.selectArgs,
             jobs: 2,
+            knownCounts,
             connection: scratch,
             password,
             applicationName: `lifeboat-drill-${plan.drillId}`,
@@ -384,6 +387,7 @@ export function createDrillActivities(deps: ActivityDeps) {
           skipRest(['row counts', 'schema', 'amcheck', 'documents'], 'pg_restore failed.');
           return { checks, rtoSeconds: null, checksSeconds: 0, peakBytes: null, brokenCopy: null };
         }
+        if (!knownCounts) await saveDumpRowCounts(deps.db, backup.id, backup.sha256 ?? '', counted);
         const rtoSeconds = (Date.now() - startedMs) / 1000;
         checks.push({
           name: 'pg_restore',

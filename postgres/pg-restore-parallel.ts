@@ -24,6 +24,8 @@ export interface ParallelRestoreRun {
   entries: number;
   signal: AbortSignal;
   onProgress: (done: number, currentTable: TableName | undefined) => void;
+  /** The dump's rows, counted before: then the dump is not read a second time to count them. */
+  knownCounts?: readonly ExpectedTable[] | undefined;
 }
 
 /** A libpq connection string naming only the database: its other parts come from the environment. */
@@ -64,7 +66,8 @@ const dataFor = /^pg_restore: processing data for table (.+)$/;
 /**
  * Restores the dump with `jobs` parallel pg_restore workers straight into the database (no single
  * transaction: the database is the restore's own until it is swapped in, so a failure just drops it),
- * stopping at the first error, while the dump's rows are counted. Returns those counts.
+ * stopping at the first error, while the dump's rows are counted (unless `knownCounts` has them).
+ * Returns those counts.
  */
 export async function runParallelRestore(run: ParallelRestoreRun): Promise<{ counted: ExpectedTable[] }> {
   const args = [
@@ -96,7 +99,8 @@ export async function runParallelRestore(run: ParallelRestoreRun): Promise<{ cou
   const abort = () => stopChild(restore);
   run.signal.addEventListener('abort', abort);
   try {
-    const [finished, counted] = await Promise.all([restored, countDumpRows(run)]);
+    const counting = run.knownCounts ? Promise.resolve([...run.knownCounts]) : countDumpRows(run);
+    const [finished, counted] = await Promise.all([restored, counting]);
     if (run.signal.aborted) throw new LifeboatError('CANCELLED', 'The restore was cancelled.');
     if (finished.code !== 0) {
       if (finished.signal) {

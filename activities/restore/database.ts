@@ -19,6 +19,8 @@ import { createMarkedDatabase, dropMarkedDatabase, type MarkedDatabase } from '.
 import { inspectDestination } from '../../postgres/inspect.ts';
 import { readToc, runRestore } from '../../postgres/pg-restore.ts';
 import { runParallelRestore } from '../../postgres/pg-restore-parallel.ts';
+import { getBackup } from '../../catalog/backups.ts';
+import { findDumpRowCounts, saveDumpRowCounts } from '../../catalog/dump-row-counts.ts';
 import { withClient } from '../../postgres/client.ts';
 import { endDestinationSessions, terminateSessions } from '../../postgres/sessions.ts';
 import { restoreProgressSignal } from '../../workflows/restore-messages.ts';
@@ -153,11 +155,14 @@ export function createDatabaseRestoreActivities(deps: ActivityDeps, archives: Ar
             await terminateSessions(client, applicationName);
             await client.query(plan.prelude);
           });
+          const sha256 = (await getBackup(deps.db, request.backupId)).sha256 ?? '';
+          const knownCounts = await findDumpRowCounts(deps.db, request.backupId, sha256);
           const run = await runParallelRestore({
             tools,
             dumpFile,
             selectArgs: plan.selectArgs,
             jobs: restoreJobs(),
+            knownCounts,
             connection: incoming,
             password,
             applicationName,
@@ -169,6 +174,7 @@ export function createDatabaseRestoreActivities(deps: ActivityDeps, archives: Ar
             },
           });
           expected = plan.expected(run.counted);
+          if (!knownCounts) await saveDumpRowCounts(deps.db, request.backupId, sha256, run.counted);
         } else {
           const run = await runRestore({
             tools,
