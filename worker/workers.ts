@@ -1,6 +1,7 @@
 // The worker processes' Temporal side: one worker on the shared queue, one on this worker's own queue.
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import path from 'node:path';
 import type pg from 'pg';
 import { createActivities } from '../activities/index.ts';
 import type { SecretBox } from '../catalog/secret-box.ts';
@@ -10,6 +11,7 @@ import type { StorageRegistry } from '../storage/registry.ts';
 import { ensureStaleCheckSchedule } from './notify-schedule.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { sweepScratch } from './scratch.ts';
+import { ownQueueTuning, sharedQueueTuning } from './tuning.ts';
 
 export interface WorkerSettings {
   temporalAddress: string;
@@ -34,8 +36,13 @@ export interface WorkerSettings {
    * throwaway queues turn it off.
    */
   ensureSchedules?: boolean;
-  /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
+  /**
+   * A prebuilt bundle (worker/main.ts builds one into the work dir, tests build one per run); without it
+   * workflows are bundled in this process at start, with webpack in its memory.
+   */
   workflowBundlePath?: string;
+  /** How many scratch-file steps (dump, archive, upload, restore) run at once on this worker; 4 by default. */
+  stepSlots?: number;
 }
 
 export interface LifeboatWorkers {
@@ -51,7 +58,9 @@ export function workerQueueName(taskQueue: string, workerId: string): string {
 
 export async function createLifeboatWorkers(settings: WorkerSettings): Promise<LifeboatWorkers> {
   // A restarted worker keeps the files of the runs still open: their next step resumes from them.
-  await sweepScratch(settings.workDir, settings.db);
+  const bundle = settings.workflowBundlePath;
+  const bundleInWorkDir = bundle && path.dirname(path.resolve(bundle)) === path.resolve(settings.workDir);
+  await sweepScratch(settings.workDir, settings.db, bundleInWorkDir ? [path.basename(bundle)] : []);
 
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
   // The client (progress signals, the retention schedule) shares the worker's native connection:
@@ -97,6 +106,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     identity: `lifeboat@${settings.workerId}`,
     activities,
     ...workflowSource,
+    ...sharedQueueTuning,
   });
   const own = await Worker.create({
     connection,
@@ -104,6 +114,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     taskQueue: workerQueue,
     identity: `lifeboat@${settings.workerId}/own`,
     activities,
+    ...ownQueueTuning(settings.stepSlots ?? 4),
   });
 
   return {
