@@ -29,6 +29,52 @@ const idleMs = wholeNumbers(options.values['idle-s'], 'idle-s', 1)[0]! * 1000;
 if (!['on', 'off'].includes(options.values.settings)) throw new Error('--settings wants on or off');
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
+/**
+ * Where a process's resident memory lies, from /proc/<pid>/smaps: glibc's main heap ([heap]), the other
+ * anonymous mappings (V8's pages, malloc's other arenas, thread stacks) by size, and the code of node and of
+ * the Temporal core's native module (its file-backed pages).
+ */
+function residentMap(pid: number) {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const totals = { brkHeapKiB: 0, anonKiB: 0, nodeCodeKiB: 0, coreBridgeKiB: 0, otherFileKiB: 0 };
+  const anonymous: { sizeKiB: number; rssKiB: number }[] = [];
+  let current: { name: string; sizeKiB: number } | undefined;
+  for (const line of text.split('\n')) {
+    const header = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header) {
+      const sizeKiB = (parseInt(header[2]!, 16) - parseInt(header[1]!, 16)) / 1024;
+      current = { name: header[3]!.trim(), sizeKiB };
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss || !current) continue;
+    const kib = Number(rss[1]);
+    const { name } = current;
+    if (name === '[heap]') totals.brkHeapKiB += kib;
+    else if (name === '' || name.startsWith('[')) {
+      totals.anonKiB += kib;
+      if (kib > 0) anonymous.push({ sizeKiB: current.sizeKiB, rssKiB: kib });
+    } else if (name.includes('core-bridge')) totals.coreBridgeKiB += kib;
+    else if (name.endsWith('/node')) totals.nodeCodeKiB += kib;
+    else totals.otherFileKiB += kib;
+  }
+  const bySize = (min: number, max: number) =>
+    anonymous.filter((m) => m.sizeKiB >= min && m.sizeKiB < max).reduce((sum, m) => sum + m.rssKiB, 0);
+  return {
+    ...Object.fromEntries(
+      Object.entries(totals).map(([key, kib]) => [key.replace('KiB', 'MiB'), Math.round(kib / 1024)]),
+    ),
+    /** Anonymous RSS in mappings of 60–64 MiB (glibc's secondary arenas reserve 64 MiB each), and the rest. */
+    anonIn64MiBMappingsMiB: Math.round(bySize(60 * 1024, 64 * 1024 + 1) / 1024),
+    anonInOtherMappingsMiB: Math.round((totals.anonKiB - bySize(60 * 1024, 64 * 1024 + 1)) / 1024),
+  };
+}
+
 interface Observed {
   name: string;
   pid: number;
@@ -150,6 +196,7 @@ await bench.withBenchStack(async (stack) => {
           rssMiB: mib(readStatusBytes(p.pid, 'VmRSS') ?? NaN),
           hwmMiB: mib(readStatusBytes(p.pid, 'VmHWM') ?? NaN),
           report: breakdown(p.reports.at(-1)),
+          resident: residentMap(p.pid),
         },
       ]),
     );
