@@ -12,7 +12,7 @@ import { freePort, waitForPort } from '../stack/ports.ts';
 import { memoryReportPrefix, type MemoryReport } from '../worker/memory-report.ts';
 import { readMemorySettings } from '../worker/memory-settings.ts';
 import { ensureBenchDatabase } from './lib/data.ts';
-import { poll, readStatusBytes, resetPeakRss, type Sample } from './lib/measure.ts';
+import { cpuSeconds, poll, readStatusBytes, resetPeakRss, type Sample } from './lib/measure.ts';
 import { parseOptions, wholeNumbers } from './lib/options.ts';
 import { benchRoot, log, writeResults } from './lib/results.ts';
 import * as bench from './lib/stack.ts';
@@ -216,9 +216,11 @@ await bench.withBenchStack(async (stack) => {
     for (const p of [worker, api]) resetPeakRss(p.pid);
     const fromMs = Date.now();
     log(`${name}…`);
-    const startedMs = performance.now();
+    const [startedMs, cpuBefore] = [performance.now(), cpuSeconds(worker.pid)];
     await run();
     const ms = Math.round(performance.now() - startedMs);
+    /** The worker's Node process only (user + system), not pg_dump, pg_restore or psql. */
+    const workerCpuS = Math.round((cpuSeconds(worker.pid) - cpuBefore) * 100) / 100;
     const during = worker.reports.filter((report) => report.atMs >= fromMs);
     const peakReport = during.reduce<MemoryReport | undefined>(
       (a, b) => (a && a.rssBytes >= b.rssBytes ? a : b),
@@ -226,13 +228,16 @@ await bench.withBenchStack(async (stack) => {
     );
     const result = {
       ms,
+      workerCpuS,
       workerPeakMiB: mib(readStatusBytes(worker.pid, 'VmHWM') ?? NaN),
       apiPeakMiB: mib(readStatusBytes(api.pid, 'VmHWM') ?? NaN),
       workerAtPeak: breakdown(peakReport),
       workerMaxHeapUsedMiB: mib(Math.max(0, ...during.map((report) => report.heapUsedBytes))),
       workerMaxExternalMiB: mib(Math.max(0, ...during.map((report) => report.externalBytes))),
     };
-    log(`${name}: ${ms} ms, worker peak ${result.workerPeakMiB} MiB, API peak ${result.apiPeakMiB} MiB`);
+    log(
+      `${name}: ${ms} ms, worker CPU ${workerCpuS} s, worker peak ${result.workerPeakMiB} MiB, API peak ${result.apiPeakMiB} MiB`,
+    );
     return result;
   };
   const idle = async (name: string) => {
