@@ -40,6 +40,11 @@ COPY config ./config
 # Bundle the workflows at build time: the worker then skips webpack at start, and its memory stays lower.
 RUN node worker/bundle.ts /app/workflow-bundle.js
 ENV LIFEBOAT_WORKFLOW_BUNDLE=/app/workflow-bundle.js
+# worker/memory.env, for the worker and the API alike (docs/worker-memory.md): two malloc arenas, a V8 heap
+# sized for a backup worker. After the bundle step, which webpack needs a bigger heap for.
+ENV MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=65536 \
+    NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=2"
 
 # Volumes mounted on these directories start with their owner: the service user writes work files,
 # backups, staged uploads and the first admin token (mode 0600, in a directory only it reads).

@@ -37,6 +37,10 @@ const envSchema = z.object({
   LIFEBOAT_API_HOST: z.string().default('127.0.0.1'),
   LIFEBOAT_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   LIFEBOAT_WORKFLOW_BUNDLE: z.string().optional(),
+  /** Scratch-file steps (dump, archive, upload, restore) one worker runs at once: bounds its memory. */
+  LIFEBOAT_WORKER_STEP_SLOTS: z.coerce.number().int().min(1).max(64).default(4),
+  /** Every so many ms the worker logs where its memory goes (heap, external, native); 0: never. */
+  LIFEBOAT_MEMORY_REPORT_MS: z.coerce.number().int().min(0).default(0),
   LIFEBOAT_UPLOAD_DIR: z.string().default(path.join(root, 'data', 'uploads')),
   LIFEBOAT_UPLOAD_MAX_BYTES: z.coerce
     .number()

@@ -61,5 +61,5 @@ export function isValidKey(key: string): boolean {
 /** Stores a local file with the backend's fastest way, or as a stream when it has none. */
 export function putLocalFile(storage: Storage, key: string, file: string): Promise<StoredObject> {
   if (storage.putFile) return storage.putFile(key, file);
-  return storage.put(key, createReadStream(file, { highWaterMark: 1024 * 1024 }));
+  return storage.put(key, createReadStream(file, { highWaterMark: 64 * 1024 }));
 }

@@ -2,8 +2,10 @@
 import { createSecretBox } from '../catalog/secret-box.ts';
 import { createStorageRegistry } from '../storage/registry.ts';
 import { openCatalog } from '../config/catalog.ts';
-import { accessPolicy, loadEnv, secretReaders } from '../config/env.ts';
+import { accessPolicy, childEnv, loadEnv, secretReaders } from '../config/env.ts';
 import { lifeboatVersion } from '../config/version.ts';
+import { startMemoryReports } from './memory-report.ts';
+import { ensureWorkflowBundle } from './workflow-bundle.ts';
 import { createLifeboatWorkers } from './workers.ts';
 
 const env = loadEnv();
@@ -11,6 +13,11 @@ const db = await openCatalog(env.LIFEBOAT_DATABASE_URL);
 const access = accessPolicy(env);
 const readers = secretReaders(env, access);
 const storages = createStorageRegistry(env.LIFEBOAT_STORAGE_URL, readers.storage);
+// Webpack never enters this process: the bundle is built once per code version by a child, whose heap is
+// not bounded by the worker's NODE_OPTIONS (webpack needs more than a backup worker does).
+const workflowBundlePath =
+  env.LIFEBOAT_WORKFLOW_BUNDLE ??
+  (await ensureWorkflowBundle(env.LIFEBOAT_WORK_DIR, childEnv({ NODE_OPTIONS: '' })));
 const workers = await createLifeboatWorkers({
   temporalAddress: env.TEMPORAL_ADDRESS,
   namespace: env.TEMPORAL_NAMESPACE,
@@ -27,14 +34,17 @@ const workers = await createLifeboatWorkers({
   readNotifyEnv: readers.notify,
   documents: access.documents,
   lifeboatVersion,
-  ...(env.LIFEBOAT_WORKFLOW_BUNDLE ? { workflowBundlePath: env.LIFEBOAT_WORKFLOW_BUNDLE } : {}),
+  workflowBundlePath,
+  stepSlots: env.LIFEBOAT_WORKER_STEP_SLOTS,
 });
 console.log(
   `lifeboat worker ${env.LIFEBOAT_WORKER_ID} polling ${env.LIFEBOAT_TASK_QUEUE} and ${workers.workerQueue}`,
 );
+const stopMemoryReports = startMemoryReports(env.LIFEBOAT_MEMORY_REPORT_MS);
 try {
   await workers.run();
 } finally {
+  stopMemoryReports();
   await storages.closeAll();
   await db.end();
 }

@@ -11,9 +11,14 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * restarted under the same id (systemd, Kubernetes) resumes a backup's archive or upload step where its
  * files are. Backups keep `<backupId>/`, restores `restore-<operationId>/`; everything else goes, the
  * extracted-archive cache too (it lives in memory, and an open restore fetches and verifies its archive
- * again). Returns the names it kept.
+ * again). `keep` names files that stay whatever they are (the workflow bundle built into the work dir).
+ * Returns the names it kept.
  */
-export async function sweepScratch(workDir: string, db: pg.Pool): Promise<string[]> {
+export async function sweepScratch(
+  workDir: string,
+  db: pg.Pool,
+  keep: readonly string[] = [],
+): Promise<string[]> {
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   const names = await readdir(workDir);
   const backupIds = names.filter((name) => uuid.test(name));
@@ -23,6 +28,7 @@ export async function sweepScratch(workDir: string, db: pg.Pool): Promise<string
   const running = await runningBackupIds(db, backupIds);
   const unfinished = await unfinishedRestoreIds(db, operationIds);
   const kept = [
+    ...keep.filter((name) => names.includes(name)),
     ...backupIds.filter((id) => running.has(id)),
     ...operationIds.filter((id) => unfinished.has(id)).map((id) => `restore-${id}`),
   ];

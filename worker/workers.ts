@@ -1,6 +1,7 @@
 // The worker processes' Temporal side: one worker on the shared queue, one on this worker's own queue.
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import path from 'node:path';
 import type pg from 'pg';
 import { createActivities } from '../activities/index.ts';
 import type { SecretBox } from '../catalog/secret-box.ts';
@@ -12,6 +13,7 @@ import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { ensureSetAsideSweepSchedule } from './set-aside-schedule.ts';
 import { ensureDrillSchedule } from './drill-schedule.ts';
 import { sweepScratch } from './scratch.ts';
+import { ownQueueTuning, sharedQueueTuning } from './tuning.ts';
 
 export interface WorkerSettings {
   temporalAddress: string;
@@ -36,8 +38,13 @@ export interface WorkerSettings {
    * throwaway queues turn it off.
    */
   ensureSchedules?: boolean;
-  /** A prebuilt bundle (tests build one per run); otherwise workflows are bundled at start. */
+  /**
+   * A prebuilt bundle (worker/main.ts builds one into the work dir, tests build one per run); without it
+   * workflows are bundled in this process at start, with webpack in its memory.
+   */
   workflowBundlePath?: string;
+  /** How many scratch-file steps (dump, archive, upload, restore) run at once on this worker; 4 by default. */
+  stepSlots?: number;
 }
 
 export interface LifeboatWorkers {
@@ -53,7 +60,9 @@ export function workerQueueName(taskQueue: string, workerId: string): string {
 
 export async function createLifeboatWorkers(settings: WorkerSettings): Promise<LifeboatWorkers> {
   // A restarted worker keeps the files of the runs still open: their next step resumes from them.
-  await sweepScratch(settings.workDir, settings.db);
+  const bundle = settings.workflowBundlePath;
+  const bundleInWorkDir = bundle && path.dirname(path.resolve(bundle)) === path.resolve(settings.workDir);
+  await sweepScratch(settings.workDir, settings.db, bundleInWorkDir ? [path.basename(bundle)] : []);
 
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
   // The client (progress signals, the retention schedule) shares the worker's native connection:
@@ -101,6 +110,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     identity: `lifeboat@${settings.workerId}`,
     activities,
     ...workflowSource,
+    ...sharedQueueTuning,
   });
   const own = await Worker.create({
     connection,
@@ -108,6 +118,7 @@ export async function createLifeboatWorkers(settings: WorkerSettings): Promise<L
     taskQueue: workerQueue,
     identity: `lifeboat@${settings.workerId}/own`,
     activities,
+    ...ownQueueTuning(settings.stepSlots ?? 4),
   });
 
   return {
