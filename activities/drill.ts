@@ -154,6 +154,38 @@ export function createDrillActivities(deps: ActivityDeps) {
     });
   }
 
+  /** Drops the scratch databases of ended drills on one drill server; returns their names. */
+  async function sweepServer(name: string, open: ReadonlySet<string>): Promise<string[]> {
+    const target = await getTarget(deps.db, name).catch(() => undefined);
+    if (!target) return [];
+    const password = await targetPassword(deps.db, deps.secrets, target.id, deps.readEnv);
+    const found = await withClient(
+      target.connection,
+      password,
+      'lifeboat-drill-sweep',
+      async (client) =>
+        (
+          await client.query<{ name: string; comment: string | null }>(
+            `select datname as name, shobj_description(oid, 'pg_database') as comment from pg_database
+            where starts_with(datname, $1)`,
+            [drillDatabasePrefix],
+          )
+        ).rows,
+    );
+    const dropped: string[] = [];
+    for (const database of found) {
+      const id = /^lifeboat drill ([0-9a-f-]{36})$/.exec(database.comment ?? '')?.[1];
+      if (!id || open.has(id)) continue;
+      const marker = drillMarker(id);
+      if (
+        await dropMarkedDatabase({ connection: target.connection, password, name: database.name, marker })
+      ) {
+        dropped.push(database.name);
+      }
+    }
+    return dropped;
+  }
+
   return {
     /**
      * The drill's plan: the drill server (settings.drills, per target or global; CONFLICT when none is
@@ -499,42 +531,26 @@ export function createDrillActivities(deps: ActivityDeps) {
      * Drops the `lifeboat_drill_*` databases that drills which have ended left on the drill servers (a
      * worker killed in its cleanup): only those marked as a drill's, and never one of a drill still open.
      */
-    async sweepDrillDatabases(): Promise<string[]> {
+    async sweepDrillDatabases(): Promise<{
+      dropped: string[];
+      failed: { server: string; message: string }[];
+    }> {
       const settings = (await getSettings(deps.db)).drills;
       const servers = new Set(
         [settings.server, ...Object.values(settings.servers)].filter((name) => name !== null),
       );
       const open = await unfinishedDrillIds(deps.db);
       const dropped: string[] = [];
+      const failed: { server: string; message: string }[] = [];
+      // One drill server that cannot be reached (or read) does not keep the others from being swept.
       for (const name of servers) {
-        const target = await getTarget(deps.db, name).catch(() => undefined);
-        if (!target) continue;
-        const password = await targetPassword(deps.db, deps.secrets, target.id, deps.readEnv);
-        const found = await withClient(
-          target.connection,
-          password,
-          'lifeboat-drill-sweep',
-          async (client) =>
-            (
-              await client.query<{ name: string; comment: string | null }>(
-                `select datname as name, shobj_description(oid, 'pg_database') as comment from pg_database
-                where starts_with(datname, $1)`,
-                [drillDatabasePrefix],
-              )
-            ).rows,
-        );
-        for (const database of found) {
-          const id = /^lifeboat drill ([0-9a-f-]{36})$/.exec(database.comment ?? '')?.[1];
-          if (!id || open.has(id)) continue;
-          const marker = drillMarker(id);
-          if (
-            await dropMarkedDatabase({ connection: target.connection, password, name: database.name, marker })
-          ) {
-            dropped.push(database.name);
-          }
+        try {
+          dropped.push(...(await sweepServer(name, open)));
+        } catch (error) {
+          failed.push({ server: name, message: (error as Error).message });
         }
       }
-      return dropped;
+      return { dropped, failed };
     },
   };
 }

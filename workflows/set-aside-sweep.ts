@@ -11,6 +11,7 @@ const swapping = proxyActivities<Activities>(swapOptions);
 export async function setAsideSweepWorkflow(): Promise<SetAsideSweep & { drillDatabases: string[] }> {
   const sweep = await swapping.sweepSetAside();
   for (const failure of sweep.failed) log.warn('A set-aside database could not be dropped', failure);
-  const drillDatabases = await swapping.sweepDrillDatabases();
-  return { ...sweep, drillDatabases };
+  const drills = await swapping.sweepDrillDatabases();
+  for (const failure of drills.failed) log.warn('A drill server could not be swept', failure);
+  return { ...sweep, drillDatabases: drills.dropped };
 }

@@ -10,7 +10,11 @@ import { killWorkerProcess, killWorkerProcesses, startWorkerProcess } from '../h
 
 const { client, worker, api, storageDir, createTarget } = useStack({ workers: 0 });
 
-afterAll(() => killWorkerProcesses());
+afterAll(async () => {
+  killWorkerProcesses();
+  // The settings are shared with the other files of the run: no drill server after this one.
+  await api.json('PATCH', '/api/admin/backups/settings', { body: { drills: { server: null } } });
+});
 
 const drillDatabases = async () =>
   (

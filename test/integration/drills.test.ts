@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { extractArchive } from '../../archive/read.ts';
 import { writeArchive } from '../../archive/write.ts';
 import { getBackup, listBackupCopies } from '../../catalog/backups.ts';
@@ -19,6 +19,13 @@ import { backUp } from '../harness/restore.ts';
 import { createDatabase, scratchDir, sql, useStack } from '../harness/stack.ts';
 
 const s = useStack();
+
+// The settings are the catalog's, shared with the other files of the run: no drill server after this one.
+afterAll(async () => {
+  await s.api.json('PATCH', '/api/admin/backups/settings', {
+    body: { drills: { server: null, servers: {}, assertions: {} } },
+  });
+});
 
 interface DrillBody {
   id: string;
