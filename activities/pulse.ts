@@ -13,7 +13,7 @@ interface PulseUpdate {
 
 /**
  * Heartbeats every second with `measure()` and signals it to the workflow every `progressIntervalMs`,
- * until the returned function is called. With `live`, the run's live stream hears of a backup's step at
+ * until the returned function is called (its `now()` beats at once). With `live`, the run's live stream hears of a backup's step at
  * once (`backup.step`) and of each change of progress at most once a second (`*.progress`). A failing
  * measurement, signal or event never fails the activity.
  */
@@ -23,7 +23,7 @@ export function startPulse<Update extends PulseUpdate>(
   signal: SignalDefinition<[Update]>,
   measure: () => Update | Promise<Update>,
   live?: LiveRun,
-): () => void {
+): (() => void) & { now(): void } {
   const context = Context.current();
   const kind = live && 'backupId' in live ? 'backup' : 'restore';
   let lastReportMs = 0;
@@ -44,15 +44,22 @@ export function startPulse<Update extends PulseUpdate>(
   };
   // A backup's step changes are announced here; a restore's by its bookkeeping (recordRestoreStep), which
   // knows how each step went.
-  if (live && kind === 'backup') {
-    Promise.resolve(measure())
-      .then((update) => publish(update, 'step'))
-      .catch(() => undefined);
-  }
-  const timer = setInterval(() => {
+  // One activity may go through several steps (the streamed backup: dump, archive, upload): each new
+  // step is announced when a measurement first shows it.
+  let announcedStep: string | undefined;
+  const announceStep = async (update: Update) => {
+    if (!live || kind !== 'backup' || update.step === announcedStep) return;
+    announcedStep = update.step;
+    await publish(update, 'step');
+  };
+  Promise.resolve(measure())
+    .then(announceStep)
+    .catch(() => undefined);
+  const beat = () => {
     Promise.resolve(measure())
       .then(async (update) => {
         context.heartbeat(update);
+        await announceStep(update);
         await publish(update, 'progress');
         if (workflowId && Date.now() - lastReportMs >= deps.progressIntervalMs) {
           lastReportMs = Date.now();
@@ -60,6 +67,8 @@ export function startPulse<Update extends PulseUpdate>(
         }
       })
       .catch(() => undefined);
-  }, 1_000);
-  return () => clearInterval(timer);
+  };
+  const timer = setInterval(beat, 1_000);
+  // `now()`: a beat at once, for a step that changed and must not wait (or be missed) until the next one.
+  return Object.assign(() => clearInterval(timer), { now: beat });
 }

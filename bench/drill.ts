@@ -24,7 +24,8 @@ import * as bench from './lib/stack.ts';
 
 const labels = {
   raw: 'raw pg_restore -j2 -d into a fresh database',
-  drill: 'Lifeboat drill (fetch, unpack, restore, checks)',
+  drill: "Lifeboat drill, the backup's first (fetch, unpack, restore while counting the dump's rows, checks)",
+  'drill-again': 'Lifeboat drill of a backup drilled before (its row counts kept)',
 };
 const contenders = Object.keys(labels) as (keyof typeof labels)[];
 const options = parseOptions('drill', {
@@ -120,9 +121,14 @@ await bench.withBenchStack(async (stack) => {
     };
   };
 
+  // Once, untimed: the backup's row counts are then in the catalog for the drills of a drilled backup.
+  if (options.contenders.includes('drill-again')) await drill();
   const rounds = await runRounds(options.contenders, options.runs, async (contender) => {
     await drop(rawDatabase);
     await settle();
+    // The first drill of a backup counts its dump's rows; later ones find them in the catalog.
+    if (contender === 'drill')
+      await db.query('delete from dump_row_counts where backup_id = $1', [backup.backupId]);
     const measured = contender === 'raw' ? await raw() : await drill();
     await drop(rawDatabase);
     return measured;

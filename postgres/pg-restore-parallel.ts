@@ -24,8 +24,11 @@ export interface ParallelRestoreRun {
   entries: number;
   signal: AbortSignal;
   onProgress: (done: number, currentTable: TableName | undefined) => void;
-  /** The dump's rows, counted before: then the dump is not read a second time to count them. */
-  knownCounts?: readonly ExpectedTable[] | undefined;
+  /**
+   * The dump's rows, counted before (the dump is then not read a second time to count them), or `later`
+   * when the caller counts them itself after the restore (the result's counts are then empty).
+   */
+  knownCounts?: readonly ExpectedTable[] | 'later' | undefined;
 }
 
 /** A libpq connection string naming only the database: its other parts come from the environment. */
@@ -34,7 +37,9 @@ function dbnameConninfo(database: string): string {
 }
 
 /** Counts the rows every COPY block of the dump carries, from pg_restore's SQL, sending it nowhere. */
-async function countDumpRows(run: ParallelRestoreRun): Promise<ExpectedTable[]> {
+export async function countDumpRows(
+  run: Pick<ParallelRestoreRun, 'tools' | 'dumpFile' | 'signal'>,
+): Promise<ExpectedTable[]> {
   const child = spawn(run.tools.pgRestore, ['--data-only', '--file=-', run.dumpFile], {
     env: {},
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,7 +104,12 @@ export async function runParallelRestore(run: ParallelRestoreRun): Promise<{ cou
   const abort = () => stopChild(restore);
   run.signal.addEventListener('abort', abort);
   try {
-    const counting = run.knownCounts ? Promise.resolve([...run.knownCounts]) : countDumpRows(run);
+    const counting =
+      run.knownCounts === 'later'
+        ? Promise.resolve([])
+        : run.knownCounts
+          ? Promise.resolve([...run.knownCounts])
+          : countDumpRows(run);
     const [finished, counted] = await Promise.all([restored, counting]);
     if (run.signal.aborted) throw new LifeboatError('CANCELLED', 'The restore was cancelled.');
     if (finished.code !== 0) {

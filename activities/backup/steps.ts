@@ -281,6 +281,8 @@ export function createBackupStepActivities(deps: ActivityDeps) {
       const dumped = dump.done.then(() => {
         dumpMs = Date.now() - dumpStartedMs;
         dumpFinishedAt = new Date().toISOString();
+        // The archive step begins: told at once rather than at the next beat.
+        setImmediate(() => stopPulse.now());
       });
       dumped.catch(() => undefined);
       const spool = new DumpSpool(dumpFile, dumped);
@@ -376,6 +378,7 @@ export function createBackupStepActivities(deps: ActivityDeps) {
         await writeFile(path.join(dir, sidecarFile), sidecar);
 
         phase = 'upload';
+        stopPulse.now();
         let streamedTo: string | null = null;
         try {
           if (put) await put;
