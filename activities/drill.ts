@@ -16,7 +16,7 @@ import {
   unfinishedDrillIds,
 } from '../catalog/drills.ts';
 import { findDumpRowCounts, saveDumpRowCounts } from '../catalog/dump-row-counts.ts';
-import { getSettings, type DrillSettings } from '../catalog/settings.ts';
+import { drillServerOf, getSettings } from '../catalog/settings.ts';
 import { getTarget, targetPassword } from '../catalog/targets.ts';
 import {
   chooseCopy,
@@ -66,10 +66,6 @@ export interface DrillPlan {
 
 /** Room a restore needs beyond the database's own size: indexes are built and WAL written while it loads. */
 const spaceMargin = 1.2;
-
-function drillServerOf(settings: DrillSettings, targetName: string): string | null {
-  return settings.servers[targetName] ?? settings.server;
-}
 
 async function serverVersionNum(connection: TargetConnection, password: string | undefined): Promise<number> {
   return withClient(connection, password, 'lifeboat-drill', async (client) => {
@@ -252,7 +248,7 @@ export function createDrillActivities(deps: ActivityDeps) {
         storageUrl,
         scratchDatabase: drillDatabaseName(drill.id),
         concurrency: settings.concurrency,
-        assertions: settings.assertions[backup.targetName] ?? [],
+        assertions: settings.assertions.filter((assertion) => assertion.target === backup.targetName),
       };
     },
 
@@ -544,7 +540,7 @@ export function createDrillActivities(deps: ActivityDeps) {
     }> {
       const settings = (await getSettings(deps.db)).drills;
       const servers = new Set(
-        [settings.server, ...Object.values(settings.servers)].filter((name) => name !== null),
+        [settings.server, ...settings.servers.map((entry) => entry.server)].filter((name) => name !== null),
       );
       const open = await unfinishedDrillIds(deps.db);
       const dropped: string[] = [];

@@ -7,6 +7,7 @@ import { retentionOverridesSchema, retentionPolicySchema } from '../domain/reten
 import { storageUrlSchema } from '../domain/storage-url-pattern.ts';
 import { storageUrlProblem } from '../domain/storage-url.ts';
 import { assertionOperators } from '../domain/drill/checks.ts';
+import { targetNamePattern, targetNameRule } from '../domain/naming.ts';
 import { storableText } from '../domain/text.ts';
 
 /**
@@ -35,6 +36,8 @@ export type RestoreApproval = z.infer<typeof restoreApprovalSchema>;
 
 const drillAssertionSchema = z
   .object({
+    /** The target whose backups' drills check it. */
+    target: z.string().regex(targetNamePattern, targetNameRule),
     name: storableText({ min: 1, max: 200 }),
     sql: storableText({ min: 1, max: 10_000 }),
     operator: z.enum(assertionOperators).optional(),
@@ -49,10 +52,20 @@ const drillAssertionSchema = z
 
 const drillSettingsSchema = z
   .object({
-    /** The drill server: a registered target (name or id) on whose server drills restore; null: no drills. */
-    server: storableText({ min: 1 }).nullable().default(null),
-    /** A drill server per target (target name → drill server target), over `server`. */
-    servers: z.record(storableText({ min: 1 }), storableText({ min: 1 })).default({}),
+    /** The drill server: a registered target (by name) on whose server drills restore; null: no drills. */
+    server: z.string().regex(targetNamePattern, targetNameRule).nullable().default(null),
+    /** A drill server of its own for a target, over `server`. */
+    servers: z
+      .array(
+        z
+          .object({
+            target: z.string().regex(targetNamePattern, targetNameRule),
+            server: z.string().regex(targetNamePattern, targetNameRule),
+          })
+          .strict(),
+      )
+      .max(1000)
+      .default([]),
     /** Drill every backup once it completes, up to `afterBackupMaxBytes` of archive. */
     afterBackup: z.boolean().default(true),
     afterBackupMaxBytes: z
@@ -63,12 +76,17 @@ const drillSettingsSchema = z
       .default(2 * 1024 ** 3),
     /** Drills at a time on one drill server; the others wait their turn. */
     concurrency: z.number().int().min(1).max(16).default(1),
-    /** SQL assertions per target name, checked in every drill of its backups. */
-    assertions: z.record(storableText({ min: 1 }), z.array(drillAssertionSchema).max(50)).default({}),
+    /** SQL assertions, each of one target, checked in every drill of its backups. */
+    assertions: z.array(drillAssertionSchema).max(1000).default([]),
   })
   .strict();
 
 export type DrillSettings = z.infer<typeof drillSettingsSchema>;
+
+/** The drill server of a target's backups: its own, else the global one; null when drills are off. */
+export function drillServerOf(drills: DrillSettings, targetName: string): string | null {
+  return drills.servers.find((entry) => entry.target === targetName)?.server ?? drills.server;
+}
 
 export const settingsSchema = z
   .object({

@@ -175,7 +175,13 @@ function subtractDuration(zone: Zone, timeMs: number, duration: string): number 
 
 /** The instant a wall-clock time stands for, or null when it lies outside the dates a Date can hold. */
 function instantWithinRange(zone: Zone, wallMs: number): number | null {
-  return Number.isFinite(wallMs) && Math.abs(wallMs) <= maxDateMs - 2 * dayMs ? zone.instant(wallMs) : null;
+  if (!Number.isFinite(wallMs) || Math.abs(wallMs) > maxDateMs - 2 * dayMs) return null;
+  try {
+    return zone.instant(wallMs);
+  } catch {
+    // Intl cannot name the zone's offset that far from today: as good as beyond any date.
+    return null;
+  }
 }
 
 function byTimeDescending(a: RetentionCandidate, b: RetentionCandidate): number {
@@ -244,7 +250,9 @@ export function planRetention(
       if (tierState.remaining > 0) tierState.remaining--;
     }
     if (withinFromMs !== undefined && timeMs > withinFromMs) {
-      keep(backup, 'within', timeMs + (newestMs! - withinFromMs));
+      // A window so long that its end is past the last date a Date holds keeps the backup beyond any date.
+      const withinEndsMs = timeMs + (newestMs! - withinFromMs);
+      keep(backup, 'within', withinEndsMs <= maxDateMs ? withinEndsMs : Number.POSITIVE_INFINITY);
     }
   });
 

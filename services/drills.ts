@@ -11,7 +11,7 @@ import {
   type Drill,
   type DrillTrigger,
 } from '../catalog/drills.ts';
-import { getSettings } from '../catalog/settings.ts';
+import { drillServerOf, getSettings } from '../catalog/settings.ts';
 import { getTarget } from '../catalog/targets.ts';
 import { drillWorkflowId } from '../domain/drill/checks.ts';
 import { LifeboatError } from '../domain/errors.ts';
@@ -55,7 +55,7 @@ export async function recordDrillRequest(
 /** Whether the settings name a drill server for the target: without one no drill can run. */
 export async function drillServerSet(db: pg.Pool, targetName: string): Promise<boolean> {
   const { drills } = await getSettings(db);
-  return Boolean(drills.servers[targetName] ?? drills.server);
+  return drillServerOf(drills, targetName) !== null;
 }
 
 /** Starts a drill of the backup now (an operator's request); CONFLICT when no drill server is set. */

@@ -11,7 +11,7 @@ import {
   recordRetentionCategories,
 } from '../catalog/retention.ts';
 import { verifiedBackupIds } from '../catalog/drills.ts';
-import { getSettings } from '../catalog/settings.ts';
+import { drillServerOf, getSettings } from '../catalog/settings.ts';
 import { getTarget, listTargets } from '../catalog/targets.ts';
 import {
   effectivePolicy,
@@ -46,7 +46,7 @@ export async function planTarget(
   const effective = policy ?? effectivePolicy(settings.retention, target.retention);
   const rows = await listBackupsForRetention(db, target.id);
   // Drills in use for the target: the newest proven backup is kept, and an unproven newest one is marked.
-  const drilled = Boolean(settings.drills.servers[target.name] ?? settings.drills.server);
+  const drilled = drillServerOf(settings.drills, target.name) !== null;
   const verified = drilled
     ? await verifiedBackupIds(
         db,

@@ -23,7 +23,7 @@ const s = useStack();
 // The settings are the catalog's, shared with the other files of the run: no drill server after this one.
 afterAll(async () => {
   await s.api.json('PATCH', '/api/admin/backups/settings', {
-    body: { drills: { server: null, servers: {}, assertions: {} } },
+    body: { drills: { server: null, servers: [], assertions: [] } },
   });
 });
 
@@ -97,16 +97,21 @@ describe('a restore drill', () => {
       drills: {
         server: server.name,
         afterBackup: false,
-        assertions: {
-          [target.name]: [
-            { name: 'enough orders', sql: 'select count(*) from sales.orders', operator: '>', value: 1000 },
-            {
-              name: 'recent customers',
-              sql: 'select max(created_at) from sales.customers',
-              withinHoursOfBackup: 24 * 365,
-            },
-          ],
-        },
+        assertions: [
+          {
+            target: target.name,
+            name: 'enough orders',
+            sql: 'select count(*) from sales.orders',
+            operator: '>',
+            value: 1000,
+          },
+          {
+            target: target.name,
+            name: 'recent customers',
+            sql: 'select max(created_at) from sales.customers',
+            withinHoursOfBackup: 24 * 365,
+          },
+        ],
       },
     });
     const backupId = await backUp(s.api, target.name);
@@ -183,16 +188,15 @@ describe('a restore drill', () => {
       drills: {
         server: server.name,
         afterBackup: false,
-        assertions: {
-          [target.name]: [
-            {
-              name: 'a million orders',
-              sql: 'select count(*) from sales.orders',
-              operator: '>=',
-              value: 1_000_000,
-            },
-          ],
-        },
+        assertions: [
+          {
+            target: target.name,
+            name: 'a million orders',
+            sql: 'select count(*) from sales.orders',
+            operator: '>=',
+            value: 1_000_000,
+          },
+        ],
       },
     });
     const backupId = await backUp(s.api, target.name);
@@ -216,7 +220,7 @@ describe('a restore drill', () => {
     const database = await createDatabase('drillflip');
     await fillRichDatabase(database);
     const target = await s.createTarget(`drillflip-${database.slice(-8)}`, database);
-    await settings({ drills: { server: server.name, afterBackup: false, assertions: {} } });
+    await settings({ drills: { server: server.name, afterBackup: false, assertions: [] } });
     const proven = await backUp(s.api, target.name);
     expect((await drillOf(proven)).status).toBe('passed');
 
@@ -264,7 +268,7 @@ describe('a restore drill', () => {
     const database = await createDatabase('drillturn');
     await fillRichDatabase(database);
     const target = await s.createTarget(`drillturn-${database.slice(-8)}`, database);
-    await settings({ drills: { server: server.name, afterBackup: false, concurrency: 1, assertions: {} } });
+    await settings({ drills: { server: server.name, afterBackup: false, concurrency: 1, assertions: [] } });
     const backupId = await backUp(s.api, target.name);
     const [a, b] = await Promise.all([drillOf(backupId), drillOf(backupId)]);
     expect([a.status, b.status]).toEqual(['passed', 'passed']);
@@ -285,7 +289,7 @@ describe('a restore drill', () => {
     await fillRichDatabase(database);
     await sql(database, 'analyze');
     const target = await s.createTarget(`drilllost-${database.slice(-8)}`, database);
-    await settings({ drills: { server: server.name, afterBackup: false, assertions: {} } });
+    await settings({ drills: { server: server.name, afterBackup: false, assertions: [] } });
     const backupId = await backUp(s.api, target.name);
 
     // The archive rebuilt around a dump of the same database with sales.orders emptied, and the catalog's

@@ -41,6 +41,15 @@ describe('retention policy bounds', () => {
     expect(plan.keep.map((k) => k.reasons)).toEqual([['within', 'newest'], ['within']]);
   });
 
+  it('gives no expiry, rather than an invalid date, for a keepWithin whose window ends past the last date', () => {
+    const early = [{ ...candidates[0]!, id: 'leap', time: new Date('1972-02-29T00:00:00Z') }];
+    for (const keepWithin of ['100000y', '200000y', '3000000m', '99999999d']) {
+      const policy = retentionPolicySchema.parse({ keepWithin, keepDaily: 0, keepHourly: 0, keepWeekly: 0 });
+      const plan = planRetention(early, { ...policy, keepMonthly: 0 }, now);
+      expect(plan.keep.map((k) => [k.reasons, k.expiresAt])).toEqual([[['within', 'newest'], null]]);
+    }
+  });
+
   it('plans any policy the schema accepts without throwing', () => {
     const tier = fc.integer({ min: -1, max: maxTierCount });
     fc.assert(
