@@ -13,17 +13,20 @@ type Tuning = Pick<
 >;
 
 /**
- * The shared queue: workflow tasks (backups, restores, retention, notifications) and the catalog
- * bookkeeping activities, all short. The SDK's defaults (40 workflow tasks, 100 activities, a cache sized
- * from the heap limit) are sized for a busy application worker; a backup worker runs a handful of
- * workflows at once. Every cached workflow is kept in the one reused V8 context of one workflow thread
+ * The shared queue: workflow tasks (backups, restores, retention, notifications, drills) and the
+ * activities that run anywhere: catalog bookkeeping, notification deliveries and drills. The SDK's
+ * defaults (40 workflow tasks, 100 activities, a cache sized from the heap limit) are sized for a busy
+ * application worker. Every cached workflow is kept in the one reused V8 context of one workflow thread
  * (about 1 MB each by the SDK's own measure); one that falls out of the cache is replayed from its history.
+ * Activity slots cost nothing while idle, and most of these activities wait on a server: 64, so that
+ * deliveries waiting out a receiver's timeout do not leave a backup's first bookkeeping step (which
+ * POST /backups waits for) queued behind them.
  */
 export const sharedQueueTuning = {
   maxCachedWorkflows: 64,
-  maxConcurrentWorkflowTaskExecutions: 4,
+  maxConcurrentWorkflowTaskExecutions: 8,
   maxConcurrentWorkflowTaskPolls: 2,
-  maxConcurrentActivityTaskExecutions: 16,
+  maxConcurrentActivityTaskExecutions: 64,
   maxConcurrentActivityTaskPolls: 2,
   maxConcurrentLocalActivityExecutions: 4,
   workflowThreadPoolSize: 1,
