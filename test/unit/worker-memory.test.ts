@@ -64,10 +64,7 @@ describe('the workflow bundle', () => {
 });
 
 describe('the Workers', () => {
-  it('bound the workflow cache, the workflow task slots and the scratch-file steps', () => {
-    expect(sharedQueueTuning.maxCachedWorkflows).toBeGreaterThanOrEqual(
-      sharedQueueTuning.maxConcurrentWorkflowTaskExecutions,
-    );
+  it('run one workflow thread and bound the scratch-file steps', () => {
     expect(sharedQueueTuning.workflowThreadPoolSize).toBe(1);
     expect(ownQueueTuning(4).maxConcurrentActivityTaskExecutions).toBe(4);
     expect(ownQueueTuning(1).maxConcurrentActivityTaskPolls).toBe(1);
