@@ -54,6 +54,12 @@ async function fillDrillDatabase(database: string): Promise<void> {
   );
 }
 
+/** A drill server of its own for a test: a target on a fresh database of the harness's server. */
+async function drillServer() {
+  const database = await createDatabase('drillhost');
+  return s.createTarget(`drill-server-${database.slice(-8)}`, database);
+}
+
 async function settings(body: Record<string, unknown>): Promise<void> {
   const response = await s.api.json('PATCH', '/api/admin/backups/settings', { body });
   expect(response.status, JSON.stringify(response.body)).toBe(200);
@@ -84,10 +90,7 @@ const checkOf = (drill: DrillBody, name: string) => drill.checks.find((check) =>
 
 describe('a restore drill', () => {
   it('restores a rich database with documents on the drill server and passes every check', async () => {
-    const server = await s.createTarget(
-      `drill-server-${Date.now().toString(36)}`,
-      await createDatabase('drillhost'),
-    );
+    const server = await drillServer();
     const database = await createDatabase('drillrich');
     await fillDrillDatabase(database);
     const documentsDir = path.join(scratchDir('drill-docs'), 'documents');
@@ -177,10 +180,7 @@ describe('a restore drill', () => {
   });
 
   it('fails on a failing SQL assertion, with its name and value, and tells the operators', async () => {
-    const server = await s.createTarget(
-      `drill-server-b-${Date.now().toString(36)}`,
-      await createDatabase('drillhostb'),
-    );
+    const server = await drillServer();
     const database = await createDatabase('drillassert');
     await fillRichDatabase(database);
     const target = await s.createTarget(`drillassert-${database.slice(-8)}`, database);
@@ -213,10 +213,7 @@ describe('a restore drill', () => {
   });
 
   it('catches a flipped byte in a stored copy: that copy is marked broken, and retention keeps the newest proven backup', async () => {
-    const server = await s.createTarget(
-      `drill-server-c-${Date.now().toString(36)}`,
-      await createDatabase('drillhostc'),
-    );
+    const server = await drillServer();
     const database = await createDatabase('drillflip');
     await fillRichDatabase(database);
     const target = await s.createTarget(`drillflip-${database.slice(-8)}`, database);
@@ -261,10 +258,7 @@ describe('a restore drill', () => {
   });
 
   it('takes its turn on the drill server: with concurrency 1, two drills never run at once', async () => {
-    const server = await s.createTarget(
-      `drill-server-d-${Date.now().toString(36)}`,
-      await createDatabase('drillhostd'),
-    );
+    const server = await drillServer();
     const database = await createDatabase('drillturn');
     await fillRichDatabase(database);
     const target = await s.createTarget(`drillturn-${database.slice(-8)}`, database);
@@ -281,10 +275,7 @@ describe('a restore drill', () => {
   });
 
   it('fails the row check for a dump that restores but lost the rows of a table, its checksums made to match', async () => {
-    const server = await s.createTarget(
-      `drill-server-e-${Date.now().toString(36)}`,
-      await createDatabase('drillhoste'),
-    );
+    const server = await drillServer();
     const database = await createDatabase('drilllost');
     await fillRichDatabase(database);
     await sql(database, 'analyze');
